@@ -1,0 +1,118 @@
+"""Shared set-up: an isolated HOME and TMPDIR for the whole run, and one strict build of the site.
+
+Nothing here may touch the user's ~/.flyte or leave files in /tmp: everything lives in one
+session directory that is removed when pytest exits.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = sorted(p for p in (ROOT / "examples").glob("*.py"))
+GUIDES = sorted((ROOT / "guides").glob("*.md"))
+
+# Before any test module imports flytekit: it reads ~/.flyte/config* and makes temp dirs on import.
+SESSION_DIR = Path(tempfile.mkdtemp(prefix="workflow-docs-tests-"))
+for _name in ("home", "tmp"):
+    (SESSION_DIR / _name).mkdir()
+os.environ["HOME"] = str(SESSION_DIR / "home")
+os.environ["TMPDIR"] = str(SESSION_DIR / "tmp")
+tempfile.tempdir = str(SESSION_DIR / "tmp")
+os.environ["FLYTE_SDK_LOGGING_LEVEL"] = "40"
+os.environ["FLYTE_SDK_RICH_TRACEBACKS"] = "0"
+
+# Generated or machine-local: never part of a copy of the site's sources.
+_NOT_SOURCES = shutil.ignore_patterns(
+    ".git", ".venv", "_build", "auto_examples", "sg_execution_times.rst", "tests",
+    "__pycache__", ".pytest_cache",
+)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    shutil.rmtree(SESSION_DIR, ignore_errors=True)
+
+
+def copy_sources(dest: Path) -> Path:
+    """Copy the site's sources (not its build output) to ``dest``; mtimes are kept."""
+    shutil.copytree(ROOT, dest, ignore=_NOT_SOURCES)
+    return dest
+
+
+def sphinx_build(srcdir: Path, outdir: Path, *options: str, env: dict | None = None):
+    """Run the strict build the Makefile runs; returns the finished process (output merged)."""
+    return subprocess.run(
+        [sys.executable, "-m", "sphinx", "-b", "html", "-nW", "--keep-going",
+         "-d", str(outdir.parent / (outdir.name + "-doctrees")), *options, str(srcdir), str(outdir)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, check=False,
+    )
+
+
+def fresh_dir(name: str) -> Path:
+    path = Path(tempfile.mkdtemp(prefix=name + "-", dir=SESSION_DIR))
+    return path
+
+
+@dataclass
+class SiteBuild:
+    html: Path
+    log: str
+    home: Path  # the HOME the build ran with: must stay empty
+    tmp: Path  # the TMPDIR the build ran with: must be empty afterwards
+
+
+@pytest.fixture(scope="session")
+def site() -> SiteBuild:
+    """One clean, strict build of the whole site, examples executed, outside the repository."""
+    work = fresh_dir("site")
+    src = copy_sources(work / "src")
+    home, tmp = work / "empty-home", work / "empty-tmp"
+    home.mkdir()
+    tmp.mkdir()
+    env = {**os.environ, "HOME": str(home), "TMPDIR": str(tmp)}
+    result = sphinx_build(src, work / "html", env=env)
+    if result.returncode != 0:
+        pytest.fail(f"the site build failed (exit {result.returncode}):\n{result.stdout[-6000:]}")
+    return SiteBuild(html=work / "html", log=result.stdout, home=home, tmp=tmp)
+
+
+@pytest.fixture(scope="session")
+def standalone_runs():
+    """Run each example as a reader would (`python examples/<file>.py`), once per session.
+
+    Each run gets its own empty HOME (so its own empty flytekit cache) and TMPDIR.
+    Returns a function: example stem -> finished process.
+    """
+    runs: dict[str, subprocess.CompletedProcess] = {}
+
+    def run(stem: str) -> subprocess.CompletedProcess:
+        if stem not in runs:
+            runs[stem] = run_example(ROOT / "examples" / f"{stem}.py")
+        return runs[stem]
+
+    return run
+
+
+def run_example(script: Path, *args: str, command: tuple[str, ...] | None = None,
+                home: Path | None = None) -> subprocess.CompletedProcess:
+    """Run an example script in a subprocess with a throw-away HOME and TMPDIR.
+
+    ``command`` replaces ``python <script>`` (e.g. a pyflyte invocation); ``home`` reuses a HOME
+    (and so a flytekit cache) across runs.
+    """
+    home = home or fresh_dir("home")
+    tmp = fresh_dir("tmp")
+    env = {**os.environ, "HOME": str(home), "TMPDIR": str(tmp)}
+    cmd = list(command) if command else [sys.executable, str(script)]
+    result = subprocess.run(cmd + list(args), capture_output=True, text=True, env=env,
+                            cwd=ROOT, timeout=300, check=False)
+    shutil.rmtree(tmp, ignore_errors=True)
+    return result
