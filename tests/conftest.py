@@ -29,6 +29,10 @@ os.environ["TMPDIR"] = str(SESSION_DIR / "tmp")
 tempfile.tempdir = str(SESSION_DIR / "tmp")
 os.environ["FLYTE_SDK_LOGGING_LEVEL"] = "40"
 os.environ["FLYTE_SDK_RICH_TRACEBACKS"] = "0"
+# Examples name their image registry from this; a loopback default keeps image probes offline.
+os.environ["FLYTE_IMAGE_REGISTRY"] = "localhost:30000"
+# Examples end figure cells with plt.show(): no window, no "non-interactive" warning.
+os.environ["MPLBACKEND"] = "Agg"
 
 # Generated or machine-local: never part of a copy of the site's sources.
 _NOT_SOURCES = shutil.ignore_patterns(
@@ -99,6 +103,15 @@ def standalone_runs():
         return runs[stem]
 
     return run
+
+
+PYFLYTE = str(Path(sys.executable).parent / "pyflyte")
+
+
+def run_pyflyte(stem: str, workflow: str, *args: str, home: Path | None = None):
+    """`pyflyte run examples/<stem>.py <workflow> <args>` locally, isolated like run_example."""
+    script = ROOT / "examples" / f"{stem}.py"
+    return run_example(script, *args, command=(PYFLYTE, "run", str(script), workflow), home=home)
 
 
 def run_example(script: Path, *args: str, command: tuple[str, ...] | None = None,
