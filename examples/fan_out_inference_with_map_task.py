@@ -171,7 +171,8 @@ if __name__ == "__main__":
                         if hasattr(e, "template") and e.template.id.name.endswith("-arraynode"))
     for name, variable in sorted(map_template.interface.inputs.items()):
         mapped = variable.type.collection_type is not None
-        print(f"map task input {name}: {'a list, one element per batch' if mapped else 'one value shared by every batch'}")
+        shape = "a list, one element per batch" if mapped else "one value shared by every batch"
+        print(f"map task input {name}: {shape}")
 
 # %%
 # .. _parallelism-local-run:
@@ -189,16 +190,16 @@ if __name__ == "__main__":
     print(f"images scored: {report.images_scored} of 297")
     print(f"accuracy on the scored images: {report.accuracy:.3f}")
 
-    done = [(i, r) for i, r in enumerate(results) if r is not None]
-    spans = sorted((r.started, r.finished) for _, r in done)
+    done = [r for r in results if r is not None]
+    spans = sorted((r.started, r.finished) for r in done)
     overlaps = sum(1 for (_, end), (start, _) in zip(spans, spans[1:]) if start < end)
-    print(f"processes that ran a batch locally: {len({r.worker for _, r in done})}")
+    print(f"processes that ran a batch locally: {len({r.worker for r in done})}")
     print(f"batches that overlapped in time locally: {overlaps}")
-    per_batch_ms = [1000 * (r.finished - r.started) for _, r in done]
-    per_image_s = sum(r.finished - r.started for _, r in done) / report.images_scored
-    print(f"scoring one batch, measured on the build machine: median {np.median(per_batch_ms):.1f} ms")
-    print(f"scoring one image, measured on the build machine: {per_image_s * 1e6:.0f} us")
-    print(f"whole workflow run, measured on the build machine: {wall:.2f} s")
+    per_batch_ms = [1000 * (r.finished - r.started) for r in done]
+    per_image_s = sum(r.finished - r.started for r in done) / report.images_scored
+    print(f"scoring one batch, measured on this machine: median {np.median(per_batch_ms):.1f} ms")
+    print(f"scoring one image, measured on this machine: {per_image_s * 1e6:.0f} us")
+    print(f"whole workflow run, measured on this machine: {wall:.2f} s")
 
 # %%
 # .. _parallelism-threshold:
@@ -211,12 +212,15 @@ if __name__ == "__main__":
 if __name__ == "__main__":
     for n in (8, 4):
         print(f"{n} batches need successes: {math.ceil(MIN_SUCCESS_RATIO * n)}")
-    flytekit_logger.setLevel(logging.CRITICAL)  # it logs this failure; we print our own line
+    level = flytekit_logger.level
+    flytekit_logger.setLevel(logging.CRITICAL)  # flytekit logs this failure; we print one line
     try:
         batch_inference(n_batches=4, failing_batch=0)
         print("4 batches, batch 0 corrupt: the run succeeded")
     except Exception as exc:  # flytekit re-raises the failed item's own error
         print(f"4 batches, batch 0 corrupt: the run failed with {type(exc).__name__}")
+    finally:
+        flytekit_logger.setLevel(level)
 
 # %%
 # .. _parallelism-figure:
@@ -251,7 +255,7 @@ def start_up_share(batch_size: np.ndarray, per_image_s: float) -> np.ndarray:
 
 if __name__ == "__main__":
     fig, (ax_local, ax_wall, ax_share) = plt.subplots(1, 3, figsize=(15, 4.8))
-    origin = min(r.started for _, r in done)
+    origin = min(r.started for r in done)
     for i, r in enumerate(results):
         if r is None:
             ax_local.text(0, i, "  failed: no result (None)", va="center", color="tab:red")
@@ -261,8 +265,8 @@ if __name__ == "__main__":
     ax_local.set_yticks(range(len(results)), [f"batch {i}" for i in range(len(results))])
     ax_local.invert_yaxis()
     ax_local.set_xlabel("time since the first batch started (ms)")
-    ax_local.set_title(f"Measured locally: one batch at a time\n(concurrency={CONCURRENCY} is ignored locally)",
-                       fontsize=10)
+    ax_local.set_title("Measured locally: one batch at a time\n"
+                       f"(concurrency={CONCURRENCY} is ignored locally)", fontsize=10)
 
     sizes = np.unique(np.logspace(0, 7, 300).round())
     for c in (10, 100, 1000):
@@ -294,5 +298,6 @@ if __name__ == "__main__":
         print(f"model, concurrency {c}: best {best:,.0f} images per task, {wall_min:.1f} min,"
               f" {100 * start_up_share(best, per_image_s):.0f} % start-up;"
               f" one image per task {tiny_h:,.0f} h (from the measured per-image time)")
-    print(f"model, compute is 10x start-up from: {ten_x:,.0f} images per task (from the measured per-image time)")
+    print(f"model, compute is 10x start-up from: {ten_x:,.0f} images per task"
+          " (from the measured per-image time)")
     plt.show()
