@@ -1,0 +1,161 @@
+"""The map_task example does what its page and the parallelism guide say it does."""
+
+from __future__ import annotations
+
+import math
+import re
+
+import numpy as np
+import pytest
+from flytekit.models.types import SimpleType
+
+from compiled import compile_workflow, load_example
+from conftest import run_pyflyte
+
+STEM = "fan_out_inference_with_map_task"
+
+
+@pytest.fixture(scope="module")
+def example():
+    return load_example(STEM)
+
+
+@pytest.fixture(scope="module")
+def compiled(example):
+    spec, tasks = compile_workflow(example, example.batch_inference)
+    array_nodes = [node for node in spec.template.nodes if node.array_node]
+    assert len(array_nodes) == 1, "the workflow fans out through exactly one ArrayNode"
+    (map_task_spec,) = [t for name, t in tasks.items() if name.endswith("-arraynode")]
+    return array_nodes[0], map_task_spec
+
+
+def page_lines(standalone_runs) -> dict[str, str]:
+    run = standalone_runs(STEM)
+    assert run.returncode == 0, run.stderr[-3000:]
+    return dict(line.split(": ", 1) for line in run.stdout.splitlines() if ": " in line)
+
+
+# --- min_success_ratio: None exactly where the failing batch was ------------------------------
+
+@pytest.mark.parametrize("n_batches, failing_batch", [(8, 2), (5, 0), (6, 5), (3, -1)])
+def test_failed_batch_is_none_at_its_index_and_nowhere_else(example, n_batches, failing_batch):
+    results, report = example.batch_inference(n_batches=n_batches, failing_batch=failing_batch)
+    assert len(results) == n_batches
+    nones = [i for i, r in enumerate(results) if r is None]
+    assert nones == ([failing_batch] if failing_batch >= 0 else [])
+    # The downstream task saw the same list: it reports the same gap and scored the rest.
+    assert report.failed_batches == nones
+    assert report.images_scored == sum(r.n_images for r in results if r is not None)
+    assert report.images_scored + (len(np.array_split(range(297), n_batches)[failing_batch])
+                                   if failing_batch >= 0 else 0) == 297
+    assert 0.9 < report.accuracy <= 1.0
+
+
+def test_pyflyte_run_moves_the_failing_batch():
+    """A reader moves the bad batch from the command line; the None moves with it."""
+    run = run_pyflyte(STEM, "batch_inference", "--n_batches", "5", "--failing_batch", "3")
+    assert run.returncode == 0, run.stderr[-3000:]
+    results = re.search(r"o0=\[(.*)\], o1=", run.stdout).group(1)
+    entries = re.findall(r"None|BatchResult\(", results)
+    assert entries == ["BatchResult("] * 3 + ["None"] + ["BatchResult("]
+    assert "failed_batches=[3]" in run.stdout
+
+
+def test_below_the_ratio_the_whole_run_fails(example):
+    """ceil(0.8 * 4) = 4 successes needed: one failure out of four fails the map task."""
+    assert math.ceil(example.MIN_SUCCESS_RATIO * 4) == 4
+    with pytest.raises(Exception, match="NaN"):
+        example.batch_inference(n_batches=4, failing_batch=0)
+
+
+def test_page_shows_the_none_where_batch_2_failed(standalone_runs):
+    lines = page_lines(standalone_runs)
+    assert lines["map task result"] == str(["ok", "ok", "None", "ok", "ok", "ok", "ok", "ok"])
+    assert lines["summarize saw failed batches"] == "[2]"
+    assert lines["4 batches, batch 0 corrupt"] == "the run failed with ValueError"
+
+
+# --- the compiled ArrayNode carries what the page prints ---------------------------------------
+
+def test_array_node_has_the_concurrency_and_ratio_the_page_shows(compiled, example, standalone_runs):
+    array_node, _ = compiled
+    idl = array_node.array_node.to_flyte_idl()
+    assert idl.parallelism == example.CONCURRENCY == 4
+    assert idl.min_success_ratio == pytest.approx(example.MIN_SUCCESS_RATIO) == pytest.approx(0.8)
+    lines = page_lines(standalone_runs)
+    assert lines["array node parallelism (concurrency)"] == str(idl.parallelism)
+    assert lines["array node min_success_ratio"] == f"{idl.min_success_ratio:.2f}"
+
+
+def test_map_task_output_is_a_list_of_optionals(compiled):
+    _, map_task_spec = compiled
+    output = map_task_spec.template.interface.outputs["o0"].type
+    variants = output.collection_type.union_type.variants
+    assert any(v.simple == SimpleType.NONE for v in variants), "failed items must be allowed to be None"
+
+
+def test_inputs_bound_with_partial_are_not_mapped(compiled, standalone_runs):
+    array_node, map_task_spec = compiled
+    inputs = map_task_spec.template.interface.inputs
+    assert inputs["model"].type.collection_type is None, "the model is one value for every batch"
+    assert inputs["images"].type.collection_type is not None
+    assert inputs["labels"].type.collection_type is not None
+    # The ArrayNode gets the model straight from `train` and the lists from `make_batches`.
+    sources = {b.var: b.binding.promise.var for b in array_node.inputs}
+    assert sources == {"model": "o0", "images": "images", "labels": "labels"}
+    lines = page_lines(standalone_runs)
+    assert lines["map task input model"] == "one value shared by every batch"
+    assert lines["map task input images"] == "a list, one element per batch"
+
+
+def test_every_batch_scored_with_the_same_model(example):
+    """Behaviour, not only the interface: with the model bound, all batches agree with one model."""
+    results, _ = example.batch_inference(n_batches=3, failing_batch=-1)
+    digits = example.load_digits()
+    model = example.SVC(gamma=0.001).fit(digits.data[:1500], digits.target[:1500])
+    expected = [int((model.predict(x) == y).sum()) for x, y in zip(
+        np.array_split(digits.data[1500:], 3), np.array_split(digits.target[1500:], 3))]
+    assert [r.n_correct for r in results] == expected
+
+
+# --- local runs are sequential ----------------------------------------------------------------
+
+def test_local_items_run_one_after_another_in_one_process(example):
+    results, _ = example.batch_inference(n_batches=6, failing_batch=-1)
+    assert len({r.worker for r in results}) == 1
+    for earlier, later in zip(results, results[1:]):
+        assert later.started >= earlier.finished, "a local map task item started before the previous one ended"
+
+
+def test_page_reports_the_sequential_local_run(standalone_runs):
+    lines = page_lines(standalone_runs)
+    assert lines["processes that ran a batch locally"] == "1"
+    assert lines["batches that overlapped in time locally"] == "0"
+
+
+# --- the model behind the figure --------------------------------------------------------------
+
+def test_model_best_batch_is_one_round_of_tasks(example):
+    t = 50e-6
+    for c in (10, 100, 1000):
+        best = example.N_IMAGES / c
+        expected = example.START_UP_S + best * t
+        assert example.modelled_wall_time(np.array([best]), c, t)[0] == pytest.approx(expected)
+        # one image per task: N / C rounds of pure start-up (plus one image each)
+        tiny = example.modelled_wall_time(np.array([1.0]), c, t)[0]
+        assert tiny == pytest.approx(math.ceil(example.N_IMAGES / c) * (example.START_UP_S + t))
+
+
+# --- bad inputs: one line naming the input, exit code 2 -----------------------------------------
+
+@pytest.mark.parametrize("args, input_name, message", [
+    (("--n_batches", "0"), "--n_batches", "must be between 1 and 297, got 0"),
+    (("--n_batches", "298"), "--n_batches", "must be between 1 and 297, got 298"),
+    (("--failing_batch", "8"), "--failing_batch", "must be -1 (none) or 0 to 7, got 8"),
+])
+def test_bad_input_gives_one_line_naming_it(args, input_name, message):
+    run = run_pyflyte(STEM, "batch_inference", *args)
+    assert run.returncode == 2
+    output = run.stdout + run.stderr
+    assert re.search(rf"Invalid value for '{input_name}': {re.escape(message)}", output), output
+    assert "Traceback" not in output
