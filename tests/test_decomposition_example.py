@@ -71,6 +71,30 @@ def test_printed_specs_are_read_from_the_compiled_templates(compiled, standalone
     assert "predict, compiled cache: off\n" in out
 
 
+def test_flytekit_resources_with_single_values_sets_requests_only():
+    """The guide's trap: in flytekit 1.16 `resources=Resources(cpu="2")` leaves the limit unset."""
+    from collections import OrderedDict
+
+    from flytekit import Resources as FlytekitResources
+    from flytekit import task
+    from flytekit.configuration import ImageConfig, SerializationSettings
+    from flytekit.tools.translator import get_serializable
+
+    @task(resources=FlytekitResources(cpu="2", mem="2Gi"))
+    def single(x: int) -> int:
+        return x
+
+    @task(resources=FlytekitResources(cpu=("2", "2"), mem=("2Gi", "2Gi")))
+    def pairs(x: int) -> int:
+        return x
+
+    settings = SerializationSettings(image_config=ImageConfig.auto_default_image())
+    for fn, limits in ((single, {}), (pairs, {"cpu": "2", "memory": "2Gi"})):
+        container = get_serializable(OrderedDict(), settings, fn).template.container
+        assert resources(container.resources.requests) == {"cpu": "2", "memory": "2Gi"}
+        assert resources(container.resources.limits) == limits
+
+
 def lines_of(out: str, prefix: str) -> list[str]:
     return [line for line in out.splitlines() if line.startswith(prefix)]
 
