@@ -200,9 +200,10 @@ def coarse_pipeline(preempt_stage: int = 0) -> str:
 # -----------------------
 # ``interruptible`` and ``retries`` have no effect in a local run; they travel in the compiled
 # spec. flytekit copies them from each task into the workflow node's metadata, and
-# ``with_overrides`` changes the node's copy only: ``publish``'s task template still says
-# ``interruptible=True``, its node says ``False``, and the node's value is the one flytepropeller
-# reads.
+# ``with_overrides`` changes the node's copy only (the node metadata, not its
+# ``TaskNodeOverrides``, which carry resources and images): ``publish``'s task template still
+# says ``interruptible=True``, its node says ``False``, and the node's value is the one
+# flytepropeller reads.
 def compile_offline(entity):
     """Serialize ``entity`` as `pyflyte register` would, without a cluster. Naming our ImageSpec's
     image up front stops flytekit from asking Docker whether that image exists."""
@@ -284,29 +285,31 @@ if __name__ == "__main__":
     print(f"result, coarse: {runs['coarse'][2]}")
 
 # %%
-# Where the time went in the four runs. Hatched: work the preemption threw away.
+# Where the time went in the four runs. Hatched: work the preemption threw away, which the
+# re-run had to do again.
 if __name__ == "__main__":
     colors = dict(zip(STAGES, ("#4c72b0", "#dd8452", "#55a868", "#8172b3")))
     fig, ax = plt.subplots(figsize=(8, 4))
-    rows = [(f"{name}\n{label}", work, label == "first run")
+    rows = [(f"{name}\n{label}", work, dict(second) if label == "first run" else {})
             for name, (first, second, _) in runs.items()
             for label, work in (("first run", first), ("re-run", second))]
-    for y, (row_label, work, preempted_run) in enumerate(reversed(rows)):
+    for y, (row_label, work, redone) in enumerate(reversed(rows)):
         left = 0.0
         for stage_name, seconds in work:
-            lost = preempted_run and stage_name == STAGES[PREEMPTED - 1]
+            lost = stage_name in redone
             ax.barh(y, seconds, left=left, color=colors[stage_name], hatch="//" if lost else None,
                     edgecolor="white" if lost else None)
             left += seconds
         cached = [s for s in STAGES if s not in dict(work)]
-        if not preempted_run and cached:
+        if "re-run" in row_label and cached:
             ax.text(left + 0.01, y, f"{' and '.join(cached)} served from the cache", va="center", fontsize=9)
     ax.set_yticks(range(len(rows)), [label for label, _, _ in reversed(rows)])
     ax.set_xlabel("stage work, measured on the machine that built this page (s)")
-    ax.set_title(f"Stage {PREEMPTED} ({STAGES[PREEMPTED - 1]}) preempted (hatched), then the workflow re-run")
+    ax.set_title(f"Stage {PREEMPTED} ({STAGES[PREEMPTED - 1]}) preempted, then the workflow re-run\n"
+                 "hatched: work lost to the preemption and done again", fontsize=11)
     ax.legend(handles=[plt.Rectangle((0, 0), 1, 1, color=colors[s]) for s in STAGES], labels=STAGES,
               ncol=len(STAGES), loc="upper center", bbox_to_anchor=(0.5, -0.2), frameon=False)
-    fig.subplots_adjust(left=0.16, right=0.97, bottom=0.27, top=0.92)
+    fig.subplots_adjust(left=0.16, right=0.97, bottom=0.27, top=0.88)
     plt.show()
 
 # %%
@@ -335,7 +338,7 @@ if __name__ == "__main__":
 #   cluster-scale version of this pipeline, with training the long stage as it is here.
 # - spot discount: 70%. An assumption inside the providers' published ranges: AWS says Spot is
 #   up to 90% cheaper than On-Demand (https://aws.amazon.com/ec2/spot/), Google Cloud up to 91%
-#   for Spot VMs (https://cloud.google.com/compute/docs/instances/create-use-spot).
+#   for Spot VMs (https://docs.cloud.google.com/compute/docs/instances/create-use-spot).
 # - overhead: 1 minute per task attempt, paid at the node's price: about 30 s to start a pod
 #   (Union's Flyte 1 figure, https://www.union.ai/flyte1-flyte2-union) plus 30 s assumed for
 #   moving inputs and outputs. Waiting for a new spot node is left out.
@@ -346,7 +349,7 @@ STAGE_MINUTES = {"featurize": 15.0, "train": 90.0, "evaluate": 15.0, "publish": 
 SPOT_DISCOUNT = 0.70
 OVERHEAD_MINUTES = 1.0
 SPOT_ATTEMPTS = 3
-TWO_HOUR_MEDIAN = 1 - 0.5 ** 0.5  # P(reclaimed within 1 h) when half of all nodes last 2 h
+TWO_HOUR_MEDIAN = 1 - 0.5 ** 0.5  # P(reclaimed within 1 h) if half of all nodes last 2 h, at a steady rate
 
 
 def expected_unit(minutes: float, rate_per_hour: float) -> tuple[float, float]:
@@ -408,10 +411,11 @@ if __name__ == "__main__":
 # hourly chance of a preemption.
 if __name__ == "__main__":
     fig, (cost_ax, time_ax) = plt.subplots(1, 2, figsize=(10, 4.6), sharex=True)
+    legend = {"fine-grained, cached": "fine-grained, cached (on a cluster: retried node by node)"}
     for strategy, style in zip(STRATEGIES, ("-", ":", "--")):
         cost, hours = np.array([expected_cost_and_time(q, strategy) for q in CHANCES]).T
-        cost_ax.plot(CHANCES, cost, style, lw=2, label=strategy)
-        time_ax.plot(CHANCES, hours, style, lw=2, label=strategy)
+        cost_ax.plot(CHANCES, cost, style, lw=2, label=legend.get(strategy, strategy))
+        time_ax.plot(CHANCES, hours, style, lw=2)
     on_demand_hours = (sum(STAGE_MINUTES.values()) + OVERHEAD_MINUTES) / 60
     cost_ax.axhline(1, color="black", lw=1, label="on demand, no preemptions")
     time_ax.axhline(on_demand_hours, color="black", lw=1, label="on demand, no preemptions")
