@@ -1,0 +1,78 @@
+"""Guides are reachable, lead to executed examples, and show only code that ran."""
+
+from __future__ import annotations
+
+import re
+import shlex
+
+import pytest
+from bs4 import BeautifulSoup
+from flytekit.core.workflow import WorkflowBase
+
+from compiled import load_example
+from conftest import GUIDES, ROOT
+
+guides = pytest.mark.parametrize("guide", GUIDES, ids=lambda p: p.stem)
+
+# Python a guide may show: the executed examples, and snippets that cannot run here (each one
+# labelled as such on its page and checked to parse by its guide's tests).
+CODE_SOURCES = sorted((ROOT / "examples").glob("*.py")) + sorted((ROOT / "guides" / "snippets").glob("*.py"))
+
+
+def built(site, relpath: str) -> BeautifulSoup:
+    return BeautifulSoup((site.html / relpath).read_text(encoding="utf-8"), "html.parser")
+
+
+def normalized(code: str) -> str:
+    """Compare code by its lines' content: indentation changes (:dedent:) do not matter."""
+    return "\n".join(line.strip() for line in code.strip().splitlines())
+
+
+@guides
+def test_guide_is_in_the_site_navigation(site, guide):
+    nav = built(site, "index.html").select(".sidebar-tree a")
+    assert any(a["href"].endswith(f"guides/{guide.stem}.html") for a in nav)
+
+
+@guides
+def test_guide_links_to_an_executed_example(site, guide):
+    article = built(site, f"guides/{guide.stem}.html").select_one("article")
+    example_links = [a["href"] for a in article.select("a[href]") if "auto_examples/" in a["href"]]
+    assert example_links, f"{guide.name} does not link to any example"
+    for href in example_links:
+        page = href.split("#")[0].split("auto_examples/")[1]
+        assert page == "index.html" or (ROOT / "examples" / page.replace(".html", ".py")).is_file()
+
+
+@guides
+def test_guide_python_code_comes_from_a_file_that_runs(site, guide):
+    """No hand-pasted Python: every block is text of an example (or a labelled snippet)."""
+    sources = {path: normalized(path.read_text()) for path in CODE_SOURCES}
+    article = built(site, f"guides/{guide.stem}.html").select_one("article")
+    for block in article.select("div.highlight-python pre, div.highlight-default pre"):
+        code = normalized(block.get_text())
+        assert any(code in text for text in sources.values()), (
+            f"{guide.name} shows Python that is in no example:\n{block.get_text()[:400]}"
+        )
+
+
+def shown_commands():
+    """Every `pyflyte run examples/...` command in the guides and the README."""
+    for path in [*GUIDES, ROOT / "README.md", ROOT / "index.md"]:
+        for line in path.read_text().splitlines():
+            match = re.search(r"pyflyte run (.*examples/\w+\.py.*)", line)
+            if match:
+                yield path.name, match[1].strip().rstrip("`")
+
+
+@pytest.mark.parametrize("where,command", list(shown_commands()))
+def test_shown_pyflyte_command_names_a_real_workflow_and_inputs(where, command):
+    words = shlex.split(command)
+    # `pyflyte run` options (--remote, --overwrite-cache) come before the script.
+    script, workflow_name, *args = words[next(i for i, w in enumerate(words) if w.endswith(".py")):]
+    module = load_example(script.removeprefix("examples/").removesuffix(".py"))
+    workflow = getattr(module, workflow_name, None)
+    assert isinstance(workflow, WorkflowBase), f"{where}: {workflow_name} is not a workflow in {script}"
+    inputs = set(workflow.python_interface.inputs)
+    for flag in (a for a in args if a.startswith("--")):
+        assert flag[2:].split("=")[0] in inputs, f"{where}: {flag} is not an input of {workflow_name}"
