@@ -58,7 +58,7 @@ html_static_path = ["_static"]
 html_favicon = "_static/favicon.svg"
 # Accessibility fixes for markup our dependencies generate (checked by tests/test_browser.py).
 html_css_files = ["accessibility.css"]
-html_js_files = ["accessibility.js"]
+html_js_files = [("accessibility.js", {"defer": "defer"})]
 templates_path = ["_templates"]
 html_sidebars = {
     "**": [
