@@ -101,7 +101,9 @@ def chromium(profile_parent: Path, executable: str | None = None):
 
     Chromium's user-data dir is a fresh directory that Playwright creates in its driver's
     TMPDIR and removes on close; the driver is started with TMPDIR=``profile_parent`` so the
-    profile never lands in the user's home or the machine's /tmp.
+    profile never lands in the user's home or the machine's /tmp. Chromium also writes to
+    $HOME (~/.config/chromium/Crash Reports, ~/.cache/dconf) whatever its user-data dir: it
+    runs with HOME and the XDG dirs under ``profile_parent`` too.
     """
     from playwright.sync_api import sync_playwright
 
@@ -119,9 +121,12 @@ def chromium(profile_parent: Path, executable: str | None = None):
             del os.environ["TMPDIR"]
         else:
             os.environ["TMPDIR"] = saved
+    home = profile_parent / "home"
+    env = {**os.environ, "HOME": str(home), "TMPDIR": str(profile_parent),
+           "XDG_CONFIG_HOME": str(home / ".config"), "XDG_CACHE_HOME": str(home / ".cache")}
     try:
         browser = playwright.chromium.launch(
-            executable_path=executable, headless=True, args=list(CHROMIUM_ARGS))
+            executable_path=executable, headless=True, args=list(CHROMIUM_ARGS), env=env)
         try:
             yield browser
         finally:
