@@ -1,0 +1,219 @@
+"""Serve a built site on loopback and open it in Debian's Chromium through Playwright.
+
+Used by ``tests/test_browser.py`` and importable by ``make bench`` (``tools/bench.py``)::
+
+    sys.path.insert(0, "tests")
+    from browser import dom_content_loaded_ms
+    dom_content_loaded_ms(Path("_build/html"))  # {"index.html": 212.4, ...}: median ms per page
+
+(:func:`measure_pages` gives both the times and each page's HTML+CSS+JS bytes.)
+
+``playwright install`` cannot download browsers on this project's machines, so the system's
+Chromium is driven through ``executable_path``. Playwright is imported only where a browser is
+started, so :func:`find_chromium` and :func:`serve` work without it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import http.server
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+# The Chromium names Debian, Ubuntu, Fedora and Google's packages install.
+CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome-stable", "google-chrome")
+
+# Root in a container needs --no-sandbox; the rest keep Chromium from phoning home (on a closed
+# network its background connections fail loudly) and make runs independent of each other.
+CHROMIUM_ARGS = (
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+)
+
+# What a page weighs: the bytes a reader downloads before it can read it, images excluded.
+WEIGHED_RESOURCE_TYPES = frozenset({"document", "stylesheet", "script"})
+
+
+def find_chromium() -> str | None:
+    """Path of the system's Chromium (``$CHROMIUM`` wins), or None."""
+    explicit = os.environ.get("CHROMIUM")
+    if explicit:
+        return shutil.which(explicit) or (explicit if os.access(explicit, os.X_OK) else None)
+    for name in CHROMIUM_NAMES:
+        found = shutil.which(name)
+        if found:
+            return found
+    return None
+
+
+def built_pages(html_dir: Path) -> list[str]:
+    """Every HTML page of a build, as paths relative to ``html_dir`` (posix, sorted)."""
+    return sorted(p.relative_to(html_dir).as_posix() for p in html_dir.rglob("*.html"))
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, as any real web server does
+
+    def log_message(self, format, *args):  # noqa: A002 (the stdlib's name)
+        pass
+
+
+class _Server(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return  # the browser closed a connection (a page was left mid-load): not our error
+        super().handle_error(request, client_address)
+
+
+@contextlib.contextmanager
+def serve(directory: Path) -> Iterator[str]:
+    """Serve ``directory`` on 127.0.0.1 (a free port) in a thread; yields the base URL."""
+    handler = functools.partial(_QuietHandler, directory=str(directory))
+    server = _Server(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, name="site-server", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+@contextlib.contextmanager
+def chromium(profile_parent: Path, executable: str | None = None):
+    """Start Playwright and launch headless Chromium; yields the Browser.
+
+    Chromium's user-data dir is a fresh directory that Playwright creates in its driver's
+    TMPDIR and removes on close; the driver is started with TMPDIR=``profile_parent`` so the
+    profile never lands in the user's home or the machine's /tmp. Chromium also writes to
+    $HOME (~/.config/chromium/Crash Reports, ~/.cache/dconf) whatever its user-data dir: it
+    runs with HOME and the XDG dirs under ``profile_parent`` too.
+    """
+    from playwright.sync_api import sync_playwright
+
+    executable = executable or find_chromium()
+    if executable is None:
+        raise FileNotFoundError("no Chromium found (looked for " + ", ".join(CHROMIUM_NAMES) + ")")
+    profile_parent.mkdir(parents=True, exist_ok=True)
+    saved = os.environ.get("TMPDIR")
+    os.environ["TMPDIR"] = str(profile_parent)  # read by the Node driver when it starts
+    try:
+        manager = sync_playwright()
+        playwright = manager.start()
+    finally:
+        if saved is None:
+            del os.environ["TMPDIR"]
+        else:
+            os.environ["TMPDIR"] = saved
+    home = profile_parent / "home"
+    env = {**os.environ, "HOME": str(home), "TMPDIR": str(profile_parent),
+           "XDG_CONFIG_HOME": str(home / ".config"), "XDG_CACHE_HOME": str(home / ".cache")}
+    try:
+        browser = playwright.chromium.launch(
+            executable_path=executable, headless=True, args=list(CHROMIUM_ARGS), env=env)
+        try:
+            yield browser
+        finally:
+            browser.close()
+    finally:
+        manager.__exit__(None, None, None)
+
+
+# Milliseconds from the start of the navigation to the end of the DOMContentLoaded handlers.
+DOM_CONTENT_LOADED_JS = """() => {
+  const n = performance.getEntriesByType("navigation")[0];
+  return n.domContentLoadedEventEnd - n.startTime;
+}"""
+
+
+def weigh_responses(page) -> list[int]:
+    """Start recording the bytes of each HTML, CSS and JS response ``page`` receives."""
+    weighed: list[int] = []
+
+    def on_response(response):
+        if response.request.resource_type in WEIGHED_RESOURCE_TYPES:
+            length = response.headers.get("content-length")
+            weighed.append(int(length) if length else len(response.body()))
+
+    page.on("response", on_response)
+    return weighed
+
+
+def disable_cache(page) -> None:
+    """Make every load of ``page`` cold: Chromium's cache is bypassed (DevTools protocol)."""
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("Network.enable")
+    cdp.send("Network.setCacheDisabled", {"cacheDisabled": True})
+
+
+@dataclass(frozen=True)
+class PageMeasure:
+    dom_content_loaded_ms: float  # median over the cold loads
+    html_css_js_bytes: int  # document + stylesheets + scripts, as served (no compression)
+
+
+def measure_loaded(browser, url: str) -> tuple[float, int]:
+    """Load ``url`` once in a fresh context (cold cache): (DOMContentLoaded ms, HTML+CSS+JS bytes).
+
+    DOMContentLoaded is the navigation timing entry's ``domContentLoadedEventEnd``, measured from
+    the start of the navigation.
+    """
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        weighed = weigh_responses(page)
+        page.goto(url, wait_until="load")
+        return float(page.evaluate(DOM_CONTENT_LOADED_JS)), sum(weighed)
+    finally:
+        context.close()
+
+
+def measure_pages(html_dir: Path, repeats: int = 3, pages: list[str] | None = None,
+                  browser=None) -> dict[str, PageMeasure]:
+    """Per page: median DOMContentLoaded over ``repeats`` cold loads, and its HTML+CSS+JS bytes.
+
+    Serves ``html_dir`` itself; starts its own Chromium (profile in a temp dir it removes)
+    unless a running ``browser`` is given.
+    """
+    html_dir = Path(html_dir)
+    pages = pages if pages is not None else built_pages(html_dir)
+    with contextlib.ExitStack() as stack:
+        base = stack.enter_context(serve(html_dir))
+        if browser is None:
+            scratch = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="browser-")))
+            browser = stack.enter_context(chromium(scratch))
+        measure_loaded(browser, base + pages[0])  # warm Chromium itself up, not the cache
+        results = {}
+        for page in pages:
+            runs = [measure_loaded(browser, base + page) for _ in range(repeats)]
+            results[page] = PageMeasure(
+                dom_content_loaded_ms=statistics.median(r[0] for r in runs),
+                html_css_js_bytes=max(r[1] for r in runs),
+            )
+        return results
+
+
+def dom_content_loaded_ms(html_dir: Path, repeats: int = 3) -> dict[str, float]:
+    """Per page of the build: median DOMContentLoaded in ms over ``repeats`` cold loads."""
+    return {page: m.dom_content_loaded_ms for page, m in measure_pages(html_dir, repeats).items()}
+
+
+def page_weights(html_dir: Path) -> dict[str, int]:
+    """Per page of the build: bytes of HTML + CSS + JS a cold load downloads."""
+    return {page: m.html_css_js_bytes for page, m in measure_pages(html_dir, 1).items()}

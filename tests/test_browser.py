@@ -1,0 +1,562 @@
+"""The built site in a real browser: offline-clean, accessible, fast, no broken links (issue #5).
+
+One strict build of the whole site (the ``site`` fixture) is served on a loopback HTTP server
+and opened in Debian's Chromium through Playwright; one browser serves the whole session.
+
+Which pages: every ``.html`` file the build wrote, so nothing escapes the checks, and a crawl
+from ``index.html`` must reach each of them (so no page is an orphan). genindex.html and
+search.html count as reached through the ``<link rel="index">`` and the search ``<form>``
+every page carries: that is how readers get to them.
+"""
+
+from __future__ import annotations
+
+import colorsys
+import os
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import pytest
+from bs4 import BeautifulSoup
+
+from browser import (DOM_CONTENT_LOADED_JS, built_pages, chromium, disable_cache, find_chromium,
+                     measure_loaded, serve, weigh_responses)
+from conftest import EXAMPLES, ROOT, fresh_dir
+
+UNDER_CI = os.environ.get("CI", "").lower() == "true"
+SCREENSHOTS = ROOT / "_build" / "screenshots"
+
+# Issue #5: the heaviest page's HTML+CSS+JS <= 400 KB; DOMContentLoaded <= 500 ms, reported by
+# `make bench` and held here at a regression ceiling (see test_pages_load_quickly).
+MAX_PAGE_BYTES = 400 * 1024
+DOM_CONTENT_LOADED_TARGET_MS = 500
+DOM_CONTENT_LOADED_CEILING_MS = 2 * DOM_CONTENT_LOADED_TARGET_MS
+
+# axe-core violations of impact "serious" or "critical" that cannot be fixed in our pages:
+# {(rule id, page): why}. Empty: every one found so far was fixed at its root (see conf.py and
+# _static/accessibility.*).
+ALLOWED_VIOLATIONS: dict[tuple[str, str], str] = {}
+
+# Images that may carry an empty alt: sphinx-gallery's thumbnails on the gallery index. They
+# are decorative on purpose (sphinx-gallery/sphinx-gallery#998): the card's link, right on top
+# of the image, carries the example's title, so a non-empty alt would make a screen reader read
+# the title twice. The image test checks that the card's link does have that name.
+DECORATIVE_IMAGES = ".sphx-glr-thumbcontainer img"
+
+# sphinx-copybutton's prompt rule, from conf.py: only prompt lines are copied, prompts removed.
+PROMPT = re.compile(r"^(>>> |\.\.\. |\$ )")
+
+
+# --------------------------------------------------------------------------------------------
+# Session fixtures: one browser, one server, one crawl of every page.
+
+@pytest.fixture(scope="session")
+def browser():
+    executable = find_chromium()
+    if executable is None:
+        looked = (f"$CHROMIUM={os.environ['CHROMIUM']}" if os.environ.get("CHROMIUM")
+                  else "chromium, chromium-browser, google-chrome on PATH")
+        reason = (f"no Chromium found ({looked}); install Debian's with "
+                  "`apt-get install chromium` (.ci/run does)")
+        if UNDER_CI:
+            pytest.fail("CI=true: " + reason)
+        pytest.skip(reason)
+    try:
+        import playwright.sync_api  # noqa: F401
+        import axe_playwright_python  # noqa: F401
+    except ImportError as error:
+        reason = f"{error.name} is not installed (it is in the test extra of pyproject.toml)"
+        if UNDER_CI:
+            pytest.fail("CI=true: " + reason)
+        pytest.skip(reason)
+    with chromium(fresh_dir("chromium"), executable) as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def base_url(site):
+    with serve(site.html) as url:
+        yield url
+
+
+@dataclass
+class PageReport:
+    console_errors: list[str] = field(default_factory=list)
+    failed_requests: list[str] = field(default_factory=list)
+    foreign_requests: list[str] = field(default_factory=list)
+    ids: set[str] = field(default_factory=set)
+    anchors: list[dict] = field(default_factory=list)  # <a href>: {href, raw}
+    resources: list[dict] = field(default_factory=list)  # <link href>: {href, rel}
+    forms: list[str] = field(default_factory=list)  # <form action>, resolved
+    images: list[dict] = field(default_factory=list)
+    icons: list[dict] = field(default_factory=list)  # <link rel=icon>: {href, status, type}
+    axe: dict[str, list[dict]] = field(default_factory=dict)  # run -> serious/critical ones
+    dom_content_loaded_ms: float = 0.0  # this visit, cache disabled
+    html_css_js_bytes: int = 0
+
+
+COLLECT_JS = """
+async () => {
+  const images = [...document.images];
+  for (const img of images) img.loading = "eager";
+  const settle = img => img.complete ? null : new Promise(done => {
+    img.addEventListener("load", done); img.addEventListener("error", done); });
+  await Promise.race([Promise.all(images.map(settle)),
+                      new Promise(done => setTimeout(done, 5000))]);
+  const icons = [];
+  for (const link of document.querySelectorAll("link[rel~=icon]")) {
+    let status = 0, type = "";
+    try { const r = await fetch(link.href); status = r.status; type = r.headers.get("content-type"); }
+    catch (e) { status = -1; }
+    icons.push({href: link.href, status, type});
+  }
+  return {
+    ids: [...document.querySelectorAll("[id]")].map(e => e.id)
+         .concat([...document.querySelectorAll("a[name]")].map(e => e.name)),
+    anchors: [...document.querySelectorAll("a[href]")].map(
+      a => ({href: a.href, raw: a.getAttribute("href")})),
+    resources: [...document.querySelectorAll("link[href]")].map(
+      l => ({href: l.href, rel: l.getAttribute("rel") || ""})),
+    forms: [...document.querySelectorAll("form")].map(f => f.action),
+    images: images.map(img => ({
+      src: img.currentSrc || img.src, alt: img.getAttribute("alt"),
+      width: img.naturalWidth, height: img.naturalHeight,
+      decorative: img.matches(%r),
+      card_link_name: (img.closest(".sphx-glr-thumbcontainer")?.querySelector("a")
+                       ?.textContent || "").trim(),
+    })),
+    icons,
+  };
+}
+""" % DECORATIVE_IMAGES
+
+# axe-core runs three times per page: every rule but the colour rules once (the DOM is the same in
+# both themes), then the colour rules in the light and in the dark theme.
+COLOUR_RULES = ["color-contrast", "link-in-text-block"]
+# Each run: (theme, axe context, axe options).
+_COLOUR_ONLY = {"resultTypes": ["violations"], "runOnly": {"type": "rule", "values": COLOUR_RULES}}
+_REPEATS_LEFT_OUT = {"exclude": ["[data-colour-checked]"]}  # see MARK_REPEATED_SPANS_JS
+AXE_RUNS = {
+    "structure": ("light", {"exclude": []}, {
+        "resultTypes": ["violations"], "rules": {rule: {"enabled": False} for rule in COLOUR_RULES}}),
+    "light": ("light", _REPEATS_LEFT_OUT, _COLOUR_ONLY),
+    "dark": ("dark", _REPEATS_LEFT_OUT, _COLOUR_ONLY),
+}
+
+# The colour rules are most of axe's time: an example page has thousands of highlighted spans.
+# Their colours come from a fixed set of Pygments token classes, so each distinct kind of span
+# (code or captured output, and its chain of classes up to the <pre>) is checked once, in both
+# themes, on the first page where it appears; its repeats are left out of the colour rules only.
+MARK_REPEATED_SPANS_JS = """seen => {
+  const known = new Set(seen), fresh = [];
+  for (const span of document.querySelectorAll("pre span")) {
+    const chain = [];
+    for (let el = span; el && el.tagName !== "PRE"; el = el.parentElement) chain.push(el.className);
+    const kind = (span.closest(".sphx-glr-script-out") ? "output" : "code") + ":" + chain.join("<");
+    if (known.has(kind)) span.setAttribute("data-colour-checked", "");
+    else { known.add(kind); fresh.push(kind); }
+  }
+  return fresh;
+}"""
+CRAWL_SECONDS: list[float] = []  # for the timing test's printout
+
+NEXT_FRAME_JS = "() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))"
+
+
+@pytest.fixture(scope="session")
+def crawl(browser, site, base_url) -> dict[str, PageReport]:
+    """Open every built page once; record what a reader's browser would see and do."""
+    from axe_playwright_python.base import AXE_SCRIPT  # the axe-core build the package ships
+
+    started = time.perf_counter()
+    reports = {page: PageReport() for page in built_pages(site.html)}
+    assert "index.html" in reports, "the build has no index.html"
+    origin = _origin(base_url)
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    disable_cache(page)  # every visit is a cold load, so it is also a timing sample
+    weighed = weigh_responses(page)
+    current: list[PageReport] = []
+    colour_checked: set[str] = set()  # kinds of code span already checked by the colour rules
+
+    def on_request(request):
+        if not request.url.startswith(("data:", "blob:", "about:")) and _origin(request.url) != origin:
+            current[-1].foreign_requests.append(request.url)
+
+    page.on("console", lambda m: m.type == "error" and current[-1].console_errors.append(
+        f"console.error: {m.text} ({m.location.get('url', '')}:{m.location.get('lineNumber', '')})"))
+    page.on("pageerror", lambda error: current[-1].console_errors.append(f"uncaught: {error}"))
+    page.on("request", on_request)
+    page.on("requestfailed", lambda r: current[-1].failed_requests.append(
+        f"{r.url}: {r.failure}"))
+    page.on("response", lambda r: r.status >= 400 and current[-1].failed_requests.append(
+        f"{r.url}: HTTP {r.status}"))
+    try:
+        for name, report in reports.items():
+            current.append(report)
+            weighed.clear()
+            page.goto(base_url + name, wait_until="load")
+            report.dom_content_loaded_ms = page.evaluate(DOM_CONTENT_LOADED_JS)
+            report.html_css_js_bytes = sum(weighed)
+            found = page.evaluate(COLLECT_JS)
+            report.ids = set(found["ids"])
+            report.anchors, report.resources = found["anchors"], found["resources"]
+            report.forms, report.images, report.icons = found["forms"], found["images"], found["icons"]
+            page.evaluate(AXE_SCRIPT)
+            colour_checked.update(page.evaluate(MARK_REPEATED_SPANS_JS, sorted(colour_checked)))
+            for run, (theme, axe_context, options) in AXE_RUNS.items():
+                page.evaluate(f"() => {{ document.body.dataset.theme = '{theme}'; }}")
+                page.evaluate(NEXT_FRAME_JS)
+                violations = page.evaluate("([context, options]) => axe.run(context, options)",
+                                           [axe_context, options])["violations"]
+                report.axe[run] = [v for v in violations if v["impact"] in ("serious", "critical")]
+    finally:
+        context.close()
+    CRAWL_SECONDS.append(time.perf_counter() - started)
+    return reports
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def _local_target(url: str, base_url: str) -> tuple[str, str] | None:
+    """(path relative to the site root, fragment) of a URL on the local server, else None."""
+    if _origin(url) != _origin(base_url):
+        return None
+    parts = urlsplit(url)
+    path = unquote(parts.path).lstrip("/")
+    if path == "" or path.endswith("/"):
+        path += "index.html"
+    return path, unquote(parts.fragment)
+
+
+def _failures(crawl, check) -> list[str]:
+    return [f"{page}: {problem}" for page, report in crawl.items() for problem in check(page, report)]
+
+
+def _assert_none(problems: list[str]) -> None:
+    assert not problems, f"{len(problems)} problem(s):\n" + "\n".join(problems)
+
+
+# --------------------------------------------------------------------------------------------
+# Every page.
+
+def test_every_page_is_reached_from_the_landing_page(crawl, base_url):
+    """A crawl over links, <link rel> and the search form reaches every built page."""
+    seen, todo = {"index.html"}, ["index.html"]
+    while todo:
+        report = crawl[todo.pop()]
+        urls = [a["href"] for a in report.anchors] + report.forms + [
+            r["href"] for r in report.resources if r["rel"] in ("index", "search", "next", "prev")]
+        for url in urls:
+            target = _local_target(url, base_url)
+            if target and target[0] in crawl and target[0] not in seen:
+                seen.add(target[0])
+                todo.append(target[0])
+    _assert_none([f"{page}: built, but no link leads to it" for page in sorted(set(crawl) - seen)])
+
+
+def test_no_console_errors(crawl):
+    _assert_none(_failures(crawl, lambda page, r: r.console_errors))
+
+
+def test_no_failed_requests(crawl):
+    _assert_none(_failures(crawl, lambda page, r: r.failed_requests))
+
+
+def test_no_requests_to_other_hosts(crawl, site):
+    """Offline-clean and private: nothing is fetched from anywhere but the site itself.
+
+    The browser records what each page loads; a scan of the HTML also catches scripts,
+    styles, images and frames from other hosts that a page would load only later.
+    """
+    _assert_none(_failures(crawl, lambda page, r: r.foreign_requests))
+    remote = re.compile(r"^(https?:)?//")
+    loaded_by_tag = {"script": "src", "img": "src", "iframe": "src", "source": "src", "link": "href"}
+    leaks = []
+    for name in crawl:
+        soup = BeautifulSoup((site.html / name).read_text(encoding="utf-8"), "html.parser")
+        for tag, attr in loaded_by_tag.items():
+            for element in soup.find_all(tag):
+                url = element.get(attr) or ""
+                rel = element.get("rel") or []
+                if tag == "link" and not {"stylesheet", "icon", "preload", "modulepreload"} & set(rel):
+                    continue  # <link rel="next"> etc. are navigation, not loads
+                if remote.match(url):
+                    leaks.append(f"{name}: <{tag} {attr}={url}>")
+    css_remote = re.compile(r"(?:url\(|@import)\s*['\"]?((?:https?:)?//[^'\")\s]+)")
+    for css in site.html.rglob("*.css"):
+        for url in css_remote.findall(css.read_text("utf-8")):
+            leaks.append(f"{css.relative_to(site.html)}: {url}")
+    _assert_none(leaks)
+
+
+def test_known_offline_problems_are_gone(crawl, site):
+    """sphinx-gallery's execution-times page (jQuery/DataTables from CDNs) is not built, and
+    every page declares a favicon that loads, so browsers do not ask for a missing /favicon.ico."""
+    assert not list(site.html.rglob("sg_execution_times.html"))
+    problems = _failures(crawl, lambda page, r: (
+        ["declares no <link rel=icon>"] if not r.icons else
+        [f"icon {icon['href']}: HTTP {icon['status']} {icon['type']}" for icon in r.icons
+         if icon["status"] != 200 or not (icon["type"] or "").startswith("image/")]))
+    _assert_none(problems)
+
+
+def test_internal_links_and_anchors_resolve(crawl, site, base_url):
+    def broken(page, report):
+        for link in report.anchors + report.resources:
+            target = _local_target(link["href"], base_url)
+            if target is None:
+                continue  # another site: a plain link, never fetched by the pages
+            path, fragment = target
+            if not (site.html / path).is_file():
+                yield f"{link.get('raw') or link['href']} -> {path} does not exist"
+            elif fragment and path.endswith(".html") and fragment not in crawl[path].ids:
+                yield f"{link.get('raw') or link['href']} -> no id {fragment!r} in {path}"
+
+    _assert_none(_failures(crawl, lambda page, r: list(broken(page, r))))
+
+
+def test_images_load_and_have_alt_text(crawl):
+    def problems(page, report):
+        for img in report.images:
+            if img["width"] == 0 or img["height"] == 0:
+                yield f"{img['src']} did not load"
+            if img["alt"] is None:
+                yield f"{img['src']} has no alt attribute"
+            elif not img["alt"].strip():
+                if not img["decorative"]:
+                    yield f"{img['src']} has an empty alt"
+                elif not img["card_link_name"]:
+                    yield f"{img['src']} is a decorative thumbnail, but its card link has no text"
+
+    _assert_none(_failures(crawl, problems))
+
+
+def test_figure_alt_text_is_not_the_file_name(crawl):
+    """sphinx-gallery takes a figure's alt text from its title (suptitle, or the title of a
+    single axes) and falls back to the example's file name, which tells a screen-reader user
+    nothing. Figures need a title (house style): add one, e.g. ``fig.suptitle(...)``."""
+    stems = {p.stem.replace("_", " ") for p in EXAMPLES}
+
+    def problems(page, report):
+        for img in report.images:
+            if (img["alt"] or "").strip() in stems:
+                yield f"{img['src']}: alt is the file name {img['alt']!r}; give the figure a title"
+
+    _assert_none(_failures(crawl, problems))
+
+
+def test_accessibility_audit(crawl):
+    """axe-core, every rule, the colour rules in the light and the dark theme: no serious or
+    critical violation, unless it is listed in ALLOWED_VIOLATIONS with the reason."""
+    def problems(page, report):
+        for run, violations in report.axe.items():
+            for v in violations:
+                if (v["id"], page) in ALLOWED_VIOLATIONS:
+                    continue
+                targets = "; ".join(" ".join(n["target"]) for n in v["nodes"][:5])
+                yield f"[{run}] {v['id']} ({v['impact']}): {v['help']}: {targets}"
+
+    _assert_none(_failures(crawl, problems))
+
+
+def test_pages_stay_light(crawl):
+    """Every page: HTML + CSS + JS, as a cold load downloads them, <= 400 KB (images excluded)."""
+    _assert_none([f"{page}: {r.html_css_js_bytes / 1024:.1f} KB" for page, r in crawl.items()
+                  if r.html_css_js_bytes > MAX_PAGE_BYTES])
+
+
+def test_pages_load_quickly(crawl, browser, base_url):
+    """Every page: DOMContentLoaded from the local server, cold cache, under a regression ceiling.
+
+    Issue #5's target is 500 ms; ``make bench`` reports every page against it
+    (``browser.dom_content_loaded_ms``). On the shared 2-core machine, other work moves the same
+    page's number by hundreds of milliseconds (seen: 320 to 950 ms within a minute), so this
+    test holds the line at twice the target, which only a real regression crosses: the crawl's
+    visit is the first sample, and a page over the ceiling is loaded again (fresh context, cold
+    cache, up to 5 loads) and judged by its fastest load, since outside work only adds time.
+    """
+    times = {page: [report.dom_content_loaded_ms] for page, report in crawl.items()}
+    for page, samples in times.items():
+        while min(samples) > DOM_CONTENT_LOADED_CEILING_MS and len(samples) < 5:
+            samples.append(measure_loaded(browser, base_url + page)[0])
+    shown = {page: " / ".join(f"{t:.0f}" for t in samples) for page, samples in times.items()}
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    kb = {page: report.html_css_js_bytes / 1024 for page, report in crawl.items()}
+    table = "\n".join(f"  {page:58} {shown[page]:>25} ms {kb[page]:7.1f} KB" for page in times)
+    print(f"\nCrawl of {len(crawl)} pages (load, links, images, axe): {sum(CRAWL_SECONDS):.1f} s")
+    print(f"DOMContentLoaded, cold loads (load average {load} on {os.cpu_count()} cores),"
+          f" and HTML+CSS+JS:\n{table}")
+    _assert_none([f"{page}: {shown[page]} ms" for page, samples in times.items()
+                  if min(samples) > DOM_CONTENT_LOADED_CEILING_MS])
+
+
+# --------------------------------------------------------------------------------------------
+# The site as a whole.
+
+# The caching example issue #3 adds (being written in parallel with these tests).
+CACHING_EXAMPLE = ROOT / "examples" / "rerun_with_caching.py"
+
+
+def _caching_examples() -> list[Path]:
+    return [CACHING_EXAMPLE] if CACHING_EXAMPLE.is_file() else []
+
+
+@pytest.fixture(scope="module")
+def cache_search_results(browser, base_url) -> list[str]:
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        page.goto(base_url + "search.html?q=cache")
+        page.wait_for_function(
+            "() => /Search finished|did not match/.test("
+            "document.querySelector('#search-results .search-summary')?.textContent || '')",
+            timeout=15000)
+        hrefs = page.eval_on_selector_all("#search-results ul.search li a", "as => as.map(a => a.href)")
+    finally:
+        context.close()
+    return [_local_target(h, base_url)[0] for h in hrefs if _local_target(h, base_url)]
+
+
+@pytest.mark.parametrize("kind", ["guide", "example"])
+def test_search_for_cache_lists_the_caching_pages(kind, cache_search_results, site):
+    if kind == "guide":
+        assert (ROOT / "guides" / "caching.md").is_file()
+        expected = ["guides/caching.html"]
+    else:
+        sources = _caching_examples()
+        if not sources:
+            pytest.skip("examples/rerun_with_caching.py does not exist yet (issue #3 adds it); "
+                        "this check runs as soon as it does")
+        expected = [f"auto_examples/{p.stem}.html" for p in sources]
+    for page in expected:
+        assert (site.html / page).is_file(), f"{page} was not built"
+        assert page in cache_search_results, f"searching 'cache' does not list {page}"
+
+
+def _background_lightness(page) -> float:
+    rgb = page.evaluate("() => getComputedStyle(document.body).backgroundColor.match(/[\\d.]+/g)"
+                        ".slice(0, 3).map(Number)")
+    return colorsys.rgb_to_hls(*(c / 255 for c in rgb))[1]
+
+
+def test_theme_toggle_switches_light_and_dark(browser, base_url):
+    context = browser.new_context(color_scheme="light")
+    try:
+        page = context.new_page()
+        page.goto(base_url + "index.html")
+        toggles = page.locator("button.theme-toggle")
+        visible = [i for i in range(toggles.count()) if toggles.nth(i).is_visible()]
+        assert toggles.count() == 2 and len(visible) == 1, "furo renders two toggles, one shown"
+        toggle = toggles.nth(visible[0])
+        theme = lambda: page.evaluate("() => document.body.dataset.theme")  # noqa: E731
+        assert theme() == "auto" and _background_lightness(page) > 0.8
+
+        toggle.click()  # with a light system preference furo cycles auto -> dark -> light -> auto
+        assert theme() == "dark" and _background_lightness(page) < 0.2
+        page.goto(base_url + "guides/caching.html")  # the choice is remembered across pages
+        assert theme() == "dark" and _background_lightness(page) < 0.2
+
+        page.locator("button.theme-toggle:visible").click()
+        assert theme() == "light" and _background_lightness(page) > 0.8
+    finally:
+        context.close()
+
+
+def _expected_copy(code: str) -> str:
+    """What a reader should get: the code; only the prompt lines (prompts removed) if it has any."""
+    lines = code.split("\n")
+    if any(PROMPT.match(line) for line in lines):
+        lines = [PROMPT.sub("", line) for line in lines if PROMPT.match(line) or not line.strip()]
+    text = "\n".join(lines)
+    return text[:-1] if text.endswith("\n") else text
+
+
+# Each copy button's target block and its text as a reader sees it (line numbers excluded).
+BLOCKS_JS = """() => [...document.querySelectorAll("button.copybtn")].map(button => {
+  const target = button.getAttribute("data-clipboard-target");
+  const block = document.querySelector(target).cloneNode(true);
+  block.querySelectorAll(".linenos").forEach(n => n.remove());
+  return [target, block.innerText];
+})"""
+
+# Read the clipboard and empty it, so the next read shows only what the next click copied.
+TAKE_CLIPBOARD_JS = """async () => {
+  const text = await navigator.clipboard.readText();
+  await navigator.clipboard.writeText("");
+  return text;
+}"""
+
+
+def test_copy_buttons_copy_exactly_the_code(browser, base_url, crawl):
+    """Every copy button on the guides, the landing page and the examples copies its block's
+    code: no prompts, no output lines. An example's code is what its .py file holds, and the
+    captured-output blocks have no copy button."""
+    pages = [p for p in crawl if p == "index.html" or p.startswith(("guides/", "auto_examples/"))]
+    context = browser.new_context(permissions=["clipboard-read", "clipboard-write"])
+    problems, copied = [], 0
+    try:
+        page = context.new_page()
+        for name in pages:
+            page.goto(base_url + name)
+            page.wait_for_function("() => window.ClipboardJS !== undefined")
+            if page.locator(".sphx-glr-script-out .copybtn").count():
+                problems.append(f"{name}: a captured-output block has a copy button")
+            source = None
+            if name.startswith("auto_examples/") and name != "auto_examples/index.html":
+                source = (ROOT / "examples" / (Path(name).stem + ".py")).read_text(encoding="utf-8")
+            blocks = page.evaluate(BLOCKS_JS)  # [target selector, the block's text]
+            buttons = page.locator("button.copybtn")
+            assert buttons.count() == len(blocks)
+            for i, (target, code) in enumerate(blocks):
+                buttons.nth(i).click()
+                got = page.evaluate(TAKE_CLIPBOARD_JS)
+                copied += 1
+                if got != _expected_copy(code):
+                    problems.append(f"{name} {target}: copied {got[:80]!r}, block holds {code[:80]!r}")
+                elif any(PROMPT.match(line) for line in got.split("\n")):
+                    problems.append(f"{name} {target}: copied text keeps a prompt")
+                elif source is not None and _rstrip_lines(got) not in _rstrip_lines(source):
+                    problems.append(f"{name} {target}: copied code is not in the example's .py file")
+    finally:
+        context.close()
+    assert copied > 0, "no copy button found on any guide or example page"
+    _assert_none(problems)
+
+
+def _rstrip_lines(text: str) -> str:
+    return "\n".join(line.rstrip() for line in text.split("\n"))
+
+
+def _screenshot_pages() -> list[tuple[str, str]]:
+    examples = _caching_examples() or EXAMPLES
+    assert examples, "no example in examples/"
+    example = examples[0].stem
+    return [("landing", "index.html"), ("guide-caching", "guides/caching.html"),
+            (f"example-{example}", f"auto_examples/{example}.html")]
+
+
+def test_screenshots_light_and_dark(browser, base_url):
+    """Full-page screenshots for review, in _build/screenshots/ (git-ignored)."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    for old in SCREENSHOTS.glob("*.png"):
+        old.unlink()
+    for theme in ("light", "dark"):
+        context = browser.new_context(color_scheme=theme, viewport={"width": 1280, "height": 900})
+        try:
+            page = context.new_page()
+            for label, url in _screenshot_pages():
+                page.goto(base_url + url)
+                lightness = _background_lightness(page)
+                assert (lightness > 0.8) if theme == "light" else (lightness < 0.2), (url, theme)
+                path = SCREENSHOTS / f"{label}-{theme}.png"
+                page.screenshot(path=str(path), full_page=True)
+                assert path.stat().st_size > 10_000, path
+        finally:
+            context.close()
