@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from site_build import ROOT, copy_sources, sphinx_command
 EXAMPLES = sorted(p for p in (ROOT / "examples").glob("*.py"))
 GUIDES = sorted((ROOT / "guides").glob("*.md"))
 
@@ -34,30 +34,15 @@ os.environ["FLYTE_IMAGE_REGISTRY"] = "localhost:30000"
 # Examples end figure cells with plt.show(): no window, no "non-interactive" warning.
 os.environ["MPLBACKEND"] = "Agg"
 
-# Generated or machine-local: never part of a copy of the site's sources.
-_NOT_SOURCES = shutil.ignore_patterns(
-    ".git", ".venv", "_build", "auto_examples", "sg_execution_times.rst", "tests",
-    "__pycache__", ".pytest_cache",
-)
-
 
 def pytest_sessionfinish(session, exitstatus):
     shutil.rmtree(SESSION_DIR, ignore_errors=True)
 
 
-def copy_sources(dest: Path) -> Path:
-    """Copy the site's sources (not its build output) to ``dest``; mtimes are kept."""
-    shutil.copytree(ROOT, dest, ignore=_NOT_SOURCES)
-    return dest
-
-
 def sphinx_build(srcdir: Path, outdir: Path, *options: str, env: dict | None = None):
     """Run the strict build the Makefile runs; returns the finished process (output merged)."""
-    return subprocess.run(
-        [sys.executable, "-m", "sphinx", "-b", "html", "-nW", "--keep-going",
-         "-d", str(outdir.parent / (outdir.name + "-doctrees")), *options, str(srcdir), str(outdir)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, check=False,
-    )
+    return subprocess.run(sphinx_command(srcdir, outdir, *options), stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, text=True, env=env, check=False)
 
 
 def fresh_dir(name: str) -> Path:
@@ -108,24 +93,41 @@ def standalone_runs():
 PYFLYTE = str(Path(sys.executable).parent / "pyflyte")
 
 
-def run_pyflyte(stem: str, workflow: str, *args: str, home: Path | None = None):
+def run_pyflyte(stem: str, workflow: str, *args: str, **isolation):
     """`pyflyte run examples/<stem>.py <workflow> <args>` locally, isolated like run_example."""
     script = ROOT / "examples" / f"{stem}.py"
-    return run_example(script, *args, command=(PYFLYTE, "run", str(script), workflow), home=home)
+    return run_example(script, *args, command=(PYFLYTE, "run", str(script), workflow), **isolation)
 
 
 def run_example(script: Path, *args: str, command: tuple[str, ...] | None = None,
-                home: Path | None = None) -> subprocess.CompletedProcess:
+                home: Path | None = None, tmp: Path | None = None,
+                env: dict | None = None) -> subprocess.CompletedProcess:
     """Run an example script in a subprocess with a throw-away HOME and TMPDIR.
 
-    ``command`` replaces ``python <script>`` (e.g. a pyflyte invocation); ``home`` reuses a HOME
-    (and so a flytekit cache) across runs.
+    ``command`` replaces ``python <script>`` (e.g. a pyflyte invocation). ``home`` reuses a HOME,
+    and so a flytekit cache, across runs; pass ``tmp`` too when a later run must read cached
+    offloaded outputs, which flytekit keeps under TMPDIR. ``env`` adds environment variables.
     """
-    home = home or fresh_dir("home")
-    tmp = fresh_dir("tmp")
-    env = {**os.environ, "HOME": str(home), "TMPDIR": str(tmp)}
+    run_tmp = tmp or fresh_dir("tmp")
+    full_env = {**os.environ, "HOME": str(home or fresh_dir("home")), "TMPDIR": str(run_tmp), **(env or {})}
     cmd = list(command) if command else [sys.executable, str(script)]
-    result = subprocess.run(cmd + list(args), capture_output=True, text=True, env=env,
+    result = subprocess.run(cmd + list(args), capture_output=True, text=True, env=full_env,
                             cwd=ROOT, timeout=300, check=False)
-    shutil.rmtree(tmp, ignore_errors=True)
+    if tmp is None:
+        shutil.rmtree(run_tmp, ignore_errors=True)
     return result
+
+
+@pytest.fixture
+def empty_flytekit_cache(monkeypatch):
+    """Point flytekit's local cache in this process at a new, empty directory for one test."""
+    from flytekit.core import local_cache
+
+    cache = local_cache.LocalTaskCache
+    if cache._initialized:
+        cache._cache.close()
+    monkeypatch.setattr(local_cache, "CACHE_LOCATION", str(fresh_dir("local-cache")))
+    monkeypatch.setattr(cache, "_initialized", False)
+    yield
+    if cache._initialized:
+        cache._cache.close()

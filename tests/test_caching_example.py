@@ -33,19 +33,6 @@ def example():
     return load_example(STEM)
 
 
-@pytest.fixture
-def empty_cache(monkeypatch):
-    """Point flytekit's local cache at a new, empty directory for one test."""
-    cache = local_cache.LocalTaskCache
-    if cache._initialized:
-        cache._cache.close()
-    monkeypatch.setattr(local_cache, "CACHE_LOCATION", str(fresh_dir("local-cache")))
-    monkeypatch.setattr(cache, "_initialized", False)
-    yield
-    if cache._initialized:
-        cache._cache.close()
-
-
 def count_body_runs(runs: Counter, name: str, entity, monkeypatch) -> None:
     """Make ``entity`` count every real execution of its body in ``runs[name]``."""
     body = entity._task_function
@@ -78,7 +65,7 @@ def declare_in_example(example, source: str) -> dict:
     return namespace
 
 
-def test_second_run_hits_the_cache_and_runs_no_body(example, empty_cache, body_runs):
+def test_second_run_hits_the_cache_and_runs_no_body(example, empty_flytekit_cache, body_runs):
     with example.cache_events() as first:
         accuracy = example.digits_pipeline(**SMALL)
     assert body_runs == {"extract_features": 1, "fit_model": 1, "evaluate": 1}
@@ -91,7 +78,7 @@ def test_second_run_hits_the_cache_and_runs_no_body(example, empty_cache, body_r
     assert accuracy_again == accuracy
 
 
-def test_changing_an_ignored_input_keeps_the_key(example, empty_cache, body_runs):
+def test_changing_an_ignored_input_keeps_the_key(example, empty_flytekit_cache, body_runs):
     example.digits_pipeline(**SMALL, n_jobs=1)
     with example.cache_events() as events:
         example.digits_pipeline(**SMALL, n_jobs=2)
@@ -121,7 +108,7 @@ def test_the_ignored_input_cannot_change_the_result(example):
     assert np.array_equal(one_core.predict_proba(features), two_cores.predict_proba(features))
 
 
-def test_a_version_bump_recomputes(example, empty_cache, monkeypatch):
+def test_a_version_bump_recomputes(example, empty_flytekit_cache, monkeypatch):
     example.extract_features(n_components=4)
     bumped = declare_in_example(example, (
         "bumped = task(container_image=image, cache=Cache(version='2'))"
@@ -137,7 +124,7 @@ def test_a_version_bump_recomputes(example, empty_cache, monkeypatch):
     assert runs["bumped"] == 1, "version 2's body ran"
 
 
-def test_an_edited_body_with_the_same_version_returns_the_stale_result(example, empty_cache):
+def test_an_edited_body_with_the_same_version_returns_the_stale_result(example, empty_flytekit_cache):
     old = example.extract_features(n_components=4)
     edited = declare_in_example(example, (
         "def extract_features(n_components: int) -> np.ndarray:\n"
@@ -152,7 +139,7 @@ def test_an_edited_body_with_the_same_version_returns_the_stale_result(example, 
     assert not np.array_equal(edited.task_function(n_components=4), old), "the new body differs"
 
 
-def test_overwrite_runs_the_body_and_replaces_the_entry(example, empty_cache, body_runs,
+def test_overwrite_runs_the_body_and_replaces_the_entry(example, empty_flytekit_cache, body_runs,
                                                          monkeypatch):
     example.extract_features(n_components=4)
     monkeypatch.setenv("FLYTE_LOCAL_CACHE_OVERWRITE", "true")
@@ -162,7 +149,7 @@ def test_overwrite_runs_the_body_and_replaces_the_entry(example, empty_cache, bo
     assert body_runs["extract_features"] == 2
 
 
-def test_offloaded_inputs_hit_only_with_a_hash_method(example, empty_cache, body_runs):
+def test_offloaded_inputs_hit_only_with_a_hash_method(example, empty_flytekit_cache, body_runs):
     example.ink_by_reference()
     example.ink_by_reference()
     assert body_runs["ink_per_image"] == 2, "by reference: the same pixels in a new blob miss"
@@ -174,7 +161,7 @@ def test_offloaded_inputs_hit_only_with_a_hash_method(example, empty_cache, body
     assert body_runs["ink_per_image"] == 1, "by content: the second run hits"
 
 
-def test_forget_removes_only_the_examples_own_entries(example, empty_cache):
+def test_forget_removes_only_the_examples_own_entries(example, empty_flytekit_cache):
     example.extract_features(n_components=4)
     location = os.path.expanduser(local_cache.CACHE_LOCATION)
     with diskcache.Cache(location) as store:
@@ -185,7 +172,7 @@ def test_forget_removes_only_the_examples_own_entries(example, empty_cache):
         assert list(store.iterkeys()) == ["someone_else.task-1-abc"]
 
 
-def test_listening_to_cache_events_prints_nothing_and_restores_logging(example, empty_cache):
+def test_listening_to_cache_events_prints_nothing_and_restores_logging(example, empty_flytekit_cache):
     """Raw log lines must not reach the reader's console, whatever the level was."""
     log = logging.getLogger("flytekit")
     console = io.StringIO()

@@ -12,27 +12,16 @@ import numpy as np
 import pytest
 
 from compiled import compile_task, compile_workflow, load_example
-from conftest import ROOT, fresh_dir, run_pyflyte
+from conftest import ROOT, run_pyflyte
 
 STEM = "spot_preemption_with_caching"
 STAGES = ["featurize", "train", "evaluate", "publish"]
 
 
 @pytest.fixture
-def example():
-    """The example module, with flytekit's local cache pointed at a new, empty directory."""
-    from flytekit.core import local_cache
-
-    module = load_example(STEM)
-    previous = local_cache.CACHE_LOCATION
-    if local_cache.LocalTaskCache._initialized:
-        local_cache.LocalTaskCache._cache.close()
-    local_cache.CACHE_LOCATION = str(fresh_dir("interruptible-cache"))
-    local_cache.LocalTaskCache._initialized = False
-    yield module
-    local_cache.LocalTaskCache._cache.close()
-    local_cache.CACHE_LOCATION = previous
-    local_cache.LocalTaskCache._initialized = False
+def example(empty_flytekit_cache):
+    """The example module, run against an empty local cache."""
+    return load_example(STEM)
 
 
 def ran(work) -> list[str]:
