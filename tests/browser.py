@@ -3,10 +3,8 @@
 Used by ``tests/test_browser.py`` and importable by ``make bench`` (``tools/bench.py``)::
 
     sys.path.insert(0, "tests")
-    from browser import dom_content_loaded_ms
-    dom_content_loaded_ms(Path("_build/html"))  # {"index.html": 212.4, ...}: median ms per page
-
-(:func:`measure_pages` gives both the times and each page's HTML+CSS+JS bytes.)
+    from browser import measure_pages
+    measure_pages(Path("_build/html"))  # {"index.html": PageMeasure(212.4, 183204), ...}
 
 ``playwright install`` cannot download browsers on this project's machines, so the system's
 Chromium is driven through ``executable_path``. Playwright is imported only where a browser is
@@ -207,13 +205,3 @@ def measure_pages(html_dir: Path, repeats: int = 3, pages: list[str] | None = No
                 html_css_js_bytes=max(r[1] for r in runs),
             )
         return results
-
-
-def dom_content_loaded_ms(html_dir: Path, repeats: int = 3) -> dict[str, float]:
-    """Per page of the build: median DOMContentLoaded in ms over ``repeats`` cold loads."""
-    return {page: m.dom_content_loaded_ms for page, m in measure_pages(html_dir, repeats).items()}
-
-
-def page_weights(html_dir: Path) -> dict[str, int]:
-    """Per page of the build: bytes of HTML + CSS + JS a cold load downloads."""
-    return {page: m.html_css_js_bytes for page, m in measure_pages(html_dir, 1).items()}

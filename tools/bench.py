@@ -22,11 +22,8 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-NOT_SOURCES = shutil.ignore_patterns(
-    ".git", ".venv", "_build", "auto_examples", "sg_execution_times.rst", "__pycache__",
-    ".pytest_cache",
-)
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from site_build import ROOT, copy_sources, sphinx_command  # noqa: E402 (the tests' own helpers)
 TARGETS = {  # from the issues; the table says whether each holds
     "clean_build_s": 60.0,
     "noop_rebuild_s": 3.0,
@@ -60,23 +57,17 @@ def isolated_env(work: Path) -> dict:
             "FLYTE_SDK_LOGGING_LEVEL": "40"}
 
 
-def sphinx_cmd(src: Path, out: Path, *extra: str) -> list[str]:
-    return [sys.executable, "-m", "sphinx", "-b", "html", "-nWq", "--keep-going",
-            "-d", str(out.parent / "doctrees"), *extra, str(src), str(out)]
-
-
 def bench_builds(work: Path, clean_runs: int, noop_runs: int) -> tuple[dict, Path]:
     clean, noop, example_times = [], [], []
     for run in range(clean_runs):
-        src = work / f"build-{run}" / "src"
-        shutil.copytree(ROOT, src, ignore=NOT_SOURCES)
+        src = copy_sources(work / f"build-{run}" / "src")
         out = src.parent / "html"
         env = isolated_env(src.parent)
-        wall, _ = timed(sphinx_cmd(src, out), env)
+        wall, _ = timed(sphinx_command(src, out), env)
         clean.append(wall)
-        example_times.append(gallery_run_time(src.parent / "doctrees"))
+        example_times.append(gallery_run_time(src / "auto_examples"))
         for _ in range(noop_runs if run == 0 else 0):
-            noop.append(timed(sphinx_cmd(src, out), env)[0])
+            noop.append(timed(sphinx_command(src, out), env)[0])
     return {
         "clean_build_s": statistics.median(clean),
         "clean_build_runs_s": clean,
@@ -86,11 +77,10 @@ def bench_builds(work: Path, clean_runs: int, noop_runs: int) -> tuple[dict, Pat
     }, work / "build-0" / "html"
 
 
-def gallery_run_time(doctrees: Path) -> float:
+def gallery_run_time(gallery: Path) -> float:
     """Sum of the examples' run times as sphinx-gallery recorded them in this build."""
-    src = doctrees.parent / "src" / "auto_examples"
     total = 0.0
-    for rst in src.glob("*.rst"):
+    for rst in gallery.glob("*.rst"):
         match = re.search(r"\*\*Total running time of the script:\*\* \((\d+) minutes ([\d.]+) seconds\)",
                           rst.read_text())
         if match:
@@ -113,44 +103,27 @@ def bench_examples(work: Path, runs: int) -> dict:
 
 
 def bench_install(work: Path) -> dict:
-    """A fresh venv from the lock with an empty uv cache: downloads included, as on a new machine."""
-    venv = work / "venv"
-    env = {**isolated_env(work), "UV_CACHE_DIR": str(work / "uv-cache")}
-    start = time.perf_counter()
-    timed([sys.executable, "-m", "venv", str(venv)], env)
-    timed([str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "uv"], env)
-    timed([str(venv / "bin" / "uv"), "pip", "sync", "--quiet", "--compile-bytecode", "--python",
-           str(venv / "bin" / "python"), str(ROOT / "requirements.lock")], env)
-    return {"install_s": time.perf_counter() - start}
+    """The Makefile's own bootstrap into a fresh venv with an empty uv and pip cache: downloads
+    included, as on a new machine."""
+    env = {**isolated_env(work), "UV_CACHE_DIR": str(work / "uv-cache"), "PIP_NO_CACHE_DIR": "1"}
+    wall, _ = timed(["make", "-C", str(ROOT), "install", f"VENV={work / 'venv'}"], env)
+    return {"install_s": wall}
 
 
-def page_weights(html_dir: Path) -> dict:
-    """HTML + the CSS and JS each page loads (images and fonts excluded), in KB."""
-    weights = {}
-    for page in html_dir.rglob("*.html"):
-        text = page.read_text(encoding="utf-8", errors="replace")
-        total = page.stat().st_size
-        for ref in re.findall(r'<(?:link[^>]+rel="stylesheet"[^>]+href|script[^>]+src)="([^"]+)"', text):
-            asset = (page.parent / ref.split("?")[0]).resolve()
-            if asset.is_file():
-                total += asset.stat().st_size
-        weights[str(page.relative_to(html_dir))] = round(total / 1024, 1)
-    heaviest = max(weights, key=weights.get)
-    return {"heaviest_page": heaviest, "heaviest_page_kb": weights[heaviest], "page_kb": weights}
-
-
-def dom_content_loaded(html_dir: Path) -> dict:
-    sys.path.insert(0, str(ROOT / "tests"))
+def browser_measures(html_dir: Path) -> dict:
+    """Per page, in headless Chromium from a local server (the browser tests' own harness):
+    HTML+CSS+JS bytes as downloaded, and the median DOMContentLoaded of 5 cold loads (single
+    loads vary by about 100 ms on a 2-core machine)."""
     try:
-        from browser import dom_content_loaded_ms  # the browser tests' own server and launch
-    except ImportError as error:
-        return {"dom_content_loaded": f"not measured: {error}"}
-    try:
-        timings = dom_content_loaded_ms(html_dir, repeats=5)  # cold loads vary by ~100 ms here
-    except Exception as error:  # no Chromium on this machine, most likely
-        return {"dom_content_loaded": f"not measured: {error}"}
-    slowest = max(timings, key=timings.get)
-    return {"dom_content_loaded_ms": timings[slowest], "slowest_page": slowest, "page_ms": timings}
+        from browser import measure_pages
+        measures = measure_pages(html_dir, repeats=5)
+    except Exception as error:  # no Chromium or Playwright on this machine, most likely
+        return {"browser": f"not measured: {error}"}
+    kb = {page: round(m.html_css_js_bytes / 1024, 1) for page, m in measures.items()}
+    ms = {page: m.dom_content_loaded_ms for page, m in measures.items()}
+    heaviest, slowest = max(kb, key=kb.get), max(ms, key=ms.get)
+    return {"heaviest_page": heaviest, "heaviest_page_kb": kb[heaviest], "page_kb": kb,
+            "slowest_page": slowest, "dom_content_loaded_ms": ms[slowest], "page_ms": ms}
 
 
 def row(name: str, value, target_key: str | None = None, unit: str = "") -> str:
@@ -180,8 +153,7 @@ def main() -> None:
         builds, html = bench_builds(work, args.clean_runs, args.noop_runs)
         report.update(builds)
         report["examples"] = bench_examples(work, args.example_runs)
-        report.update(page_weights(html))
-        report.update(dom_content_loaded(html))
+        report.update(browser_measures(html))
         if not args.skip_install:
             report.update(bench_install(work))
     finally:
@@ -197,13 +169,13 @@ def main() -> None:
     for stem, result in report["examples"].items():
         lines.append(row(f"{stem} standalone (s)", result["wall_s"], "example_s"))
         lines.append(row(f"{stem} peak memory (MB)", result["peak_rss_mb"]))
-    lines.append(row(f"heaviest page: {report['heaviest_page']} (KB)", report["heaviest_page_kb"],
-                     "heaviest_page_kb"))
-    if "dom_content_loaded_ms" in report:
+    if "browser" in report:
+        lines.append(f"page weight and DOMContentLoaded: {report['browser']}")
+    else:
+        lines.append(row(f"heaviest page: {report['heaviest_page']} (KB)",
+                         report["heaviest_page_kb"], "heaviest_page_kb"))
         lines.append(row(f"slowest DOMContentLoaded: {report['slowest_page']} (ms)",
                          report["dom_content_loaded_ms"], "dom_content_loaded_ms"))
-    else:
-        lines.append(f"DOMContentLoaded: {report['dom_content_loaded']}")
     if "install_s" in report:
         lines.append(row("dependency install, fresh venv, empty cache (s)", report["install_s"],
                          "install_s"))
