@@ -400,12 +400,8 @@ def test_pages_load_quickly(crawl, browser, base_url):
 # --------------------------------------------------------------------------------------------
 # The site as a whole.
 
-# The caching example issue #3 adds (being written in parallel with these tests).
+# The example a reader searching for "cache" should find, and the one screenshotted.
 CACHING_EXAMPLE = ROOT / "examples" / "rerun_with_caching.py"
-
-
-def _caching_examples() -> list[Path]:
-    return [CACHING_EXAMPLE] if CACHING_EXAMPLE.is_file() else []
 
 
 @pytest.fixture(scope="module")
@@ -430,11 +426,8 @@ def test_search_for_cache_lists_the_caching_pages(kind, cache_search_results, si
         assert (ROOT / "guides" / "caching.md").is_file()
         expected = ["guides/caching.html"]
     else:
-        sources = _caching_examples()
-        if not sources:
-            pytest.skip("examples/rerun_with_caching.py does not exist yet (issue #3 adds it); "
-                        "this check runs as soon as it does")
-        expected = [f"auto_examples/{p.stem}.html" for p in sources]
+        assert CACHING_EXAMPLE.is_file(), f"{CACHING_EXAMPLE.relative_to(ROOT)} is missing"
+        expected = [f"auto_examples/{CACHING_EXAMPLE.stem}.html"]
     for page in expected:
         assert (site.html / page).is_file(), f"{page} was not built"
         assert page in cache_search_results, f"searching 'cache' does not list {page}"
@@ -535,9 +528,7 @@ def _rstrip_lines(text: str) -> str:
 
 
 def _screenshot_pages() -> list[tuple[str, str]]:
-    examples = _caching_examples() or EXAMPLES
-    assert examples, "no example in examples/"
-    example = examples[0].stem
+    example = CACHING_EXAMPLE.stem
     return [("landing", "index.html"), ("guide-caching", "guides/caching.html"),
             (f"example-{example}", f"auto_examples/{example}.html")]
 
