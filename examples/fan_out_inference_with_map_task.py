@@ -166,7 +166,9 @@ if __name__ == "__main__":
     array_node = next(node.array_node for node in spec.template.nodes if node.array_node)
     idl = array_node.to_flyte_idl()
     print(f"array node parallelism (concurrency): {idl.parallelism}")
-    print(f"array node min_success_ratio: {idl.min_success_ratio:.2f}")
+    # Decoded from the bytes registration sends: the ratio travels as a 32-bit float.
+    ratio_sent = type(idl).FromString(idl.SerializeToString()).min_success_ratio
+    print(f"array node min_success_ratio, as sent to the cluster: {ratio_sent!r}")
     map_template = next(e.template for e in entities.values()
                         if hasattr(e, "template") and e.template.id.name.endswith("-arraynode"))
     for name, variable in sorted(map_template.interface.inputs.items()):
@@ -206,12 +208,15 @@ if __name__ == "__main__":
 #
 # When too many batches fail
 # --------------------------
-# The threshold is ``ceil(ratio * batches)`` successes. With 8 batches that is 7, so one
-# failure is tolerated. With 4 batches it is 4, so one corrupt batch fails the whole map
-# task and the run.
+# The threshold is ``ceil(ratio * batches)`` successes. Locally flytekit computes it with the
+# Python float 0.8: with 8 batches that is 7, so one failure is tolerated; with 4 batches it
+# is 4, so one corrupt batch fails the whole map task and the run. On a cluster propeller
+# applies the same formula to the ratio as sent (printed above), which is a hair above 0.8:
+# wherever ``0.8 * batches`` is a whole number, such as 10 batches, it needs one more success.
 if __name__ == "__main__":
-    for n in (8, 4):
-        print(f"{n} batches need successes: {math.ceil(MIN_SUCCESS_RATIO * n)}")
+    for n in (8, 4, 10):
+        print(f"{n} batches need successes: {math.ceil(MIN_SUCCESS_RATIO * n)} locally, "
+              f"{math.ceil(ratio_sent * n)} by propeller's formula on the ratio as sent")
     level = flytekit_logger.level
     flytekit_logger.setLevel(logging.CRITICAL)  # flytekit logs this failure; we print one line
     try:

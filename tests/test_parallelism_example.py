@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import math
 import re
+import struct
+import typing
+from collections import OrderedDict
 
 import numpy as np
 import pytest
+from flytekit import map_task, task, workflow
+from flytekit.configuration import ImageConfig, SerializationSettings
 from flytekit.models.types import SimpleType
+from flytekit.tools.translator import get_serializable
 
 from compiled import compile_workflow, load_example
 from conftest import run_pyflyte
@@ -77,14 +83,69 @@ def test_page_shows_the_none_where_batch_2_failed(standalone_runs):
 
 # --- the compiled ArrayNode carries what the page prints ---------------------------------------
 
+def ratio_as_sent(array_node) -> float:
+    """The ratio decoded from the serialized ArrayNode, as flyteadmin receives it."""
+    idl = array_node.array_node.to_flyte_idl()
+    return type(idl).FromString(idl.SerializeToString()).min_success_ratio
+
+
 def test_array_node_has_the_concurrency_and_ratio_the_page_shows(compiled, example, standalone_runs):
     array_node, _ = compiled
     idl = array_node.array_node.to_flyte_idl()
     assert idl.parallelism == example.CONCURRENCY == 4
-    assert idl.min_success_ratio == pytest.approx(example.MIN_SUCCESS_RATIO) == pytest.approx(0.8)
+    assert ratio_as_sent(array_node) == pytest.approx(example.MIN_SUCCESS_RATIO) == pytest.approx(0.8)
     lines = page_lines(standalone_runs)
     assert lines["array node parallelism (concurrency)"] == str(idl.parallelism)
-    assert lines["array node min_success_ratio"] == f"{idl.min_success_ratio:.2f}"
+    assert lines["array node min_success_ratio, as sent to the cluster"] == repr(ratio_as_sent(array_node))
+
+
+def test_the_ratio_travels_as_a_32_bit_float_a_hair_above_0_8(compiled):
+    """What the guide's 'a cluster needs one more success' rests on: the wire value is not 0.8."""
+    sent = ratio_as_sent(compiled[0])
+    assert sent > 0.8
+    assert sent == struct.unpack("<f", struct.pack("<f", 0.8))[0]
+
+
+def test_page_gives_the_local_and_the_cluster_threshold(compiled, example, standalone_runs):
+    """Local counts come from flytekit's formula on 0.8, cluster counts from propeller's
+    ``ceil(ratio * n)`` on the ratio as sent; they differ exactly where 0.8 * n is whole."""
+    sent = ratio_as_sent(compiled[0])
+    lines = page_lines(standalone_runs)
+    expected = {8: (7, 7), 4: (4, 4), 10: (8, 9)}
+    for n, (local, cluster) in expected.items():
+        assert math.ceil(example.MIN_SUCCESS_RATIO * n) == local
+        assert math.ceil(sent * n) == cluster
+        assert lines[f"{n} batches need successes"] == (
+            f"{local} locally, {cluster} by propeller's formula on the ratio as sent")
+
+
+def test_min_successes_is_lost_when_compiled_and_leaves_the_output_strict():
+    """Why the guide says to use min_success_ratio, not min_successes, in flytekit 1.16: the
+    ArrayNode holds one success criterion and the ratio (1.0) is the one that survives, and
+    the output type stays list[int], so a failed item cannot become None."""
+
+    @task
+    def square(x: int) -> int:
+        if x < 0:
+            raise ValueError("negative input")
+        return x * x
+
+    at_least_two = map_task(square, min_successes=2)
+
+    @workflow
+    def squares(xs: list[int]) -> list[int]:
+        return at_least_two(x=xs)
+
+    spec = get_serializable(OrderedDict(), SerializationSettings(
+        image_config=ImageConfig.auto_default_image()), squares)
+    (node,) = [n for n in spec.template.nodes if n.array_node]
+    idl = node.array_node.to_flyte_idl()
+    assert idl.WhichOneof("success_criteria") == "min_success_ratio"
+    assert (idl.min_successes, idl.min_success_ratio) == (0, 1.0)
+    assert at_least_two.python_interface.outputs["o0"] == typing.List[int]
+    # Locally the threshold is honoured, but the None for the failed item cannot be a list[int].
+    with pytest.raises(Exception, match="Failed to convert"):
+        squares(xs=[1, -2, 3])
 
 
 def test_map_task_output_is_a_list_of_optionals(compiled):
