@@ -22,7 +22,7 @@ inference input does not retrain. Runs locally in a few seconds. The question be
 # request; the numbers stand for a training set that does not. Had both steps been one task,
 # inference would hold the training-sized request for its whole run.
 #
-# ``train`` is cached (``cache=True, cache_version="1"``); ``predict`` is not, so it always runs.
+# ``train`` is cached (``cache=Cache(version="1")``); ``predict`` is not, so it always runs.
 # Each task validates the workflow input it is the first to use.
 import logging
 import os
@@ -35,7 +35,7 @@ from dataclasses import dataclass
 import click
 import matplotlib.pyplot as plt
 from flyteidl.core.tasks_pb2 import Resources as ResourcesIdl
-from flytekit import ImageSpec, Resources, task, workflow
+from flytekit import Cache, ImageSpec, Resources, task, workflow
 from flytekit.configuration import Image, ImageConfig, SerializationSettings
 from flytekit.core.context_manager import FlyteContextManager
 from flytekit.core.type_engine import TypeEngine
@@ -64,14 +64,13 @@ class BatchReport:
     container_image=image,
     requests=Resources(cpu="2", mem="2Gi"),
     limits=Resources(cpu="2", mem="2Gi"),
-    cache=True,
-    cache_version="1",
+    cache=Cache(version="1"),
 )
 def train(n_trees: int) -> RandomForestClassifier:
     if n_trees < 1:
-        # A click exception: `pyflyte run` prints it as one line naming the input and exits
-        # with code 2 (any other exception prints a long traceback); on a cluster the task
-        # fails with this message.
+        # A click exception: `pyflyte run` prints a short usage hint and one error line naming
+        # the input, and exits with code 2 (any other exception prints a long traceback); on a
+        # cluster the task fails with this message.
         raise click.BadParameter(f"must be at least 1, got {n_trees}", param_hint="'--n_trees'")
     digits = load_digits()
     forest = RandomForestClassifier(n_estimators=n_trees, n_jobs=2, random_state=0)  # 2 CPUs
@@ -148,6 +147,10 @@ if __name__ == "__main__":
 #
 # First run: both tasks execute
 # -----------------------------
+# On an empty cache, as when this page was built, both task bodies run. Run the script a second
+# time and even run 1 reports ``train: cache hit``: the local cache lives in
+# ``~/.flyte/local-cache`` and outlasts the process (``pyflyte local-cache clear`` empties it).
+#
 # Locally, flytekit logs (at INFO level, hidden by default) each cache check, each task body it
 # is about to run, and how long the body took. ``watching_flytekit`` routes those messages to a
 # small handler for the length of a ``with`` block, so the run reports what really happened
@@ -238,8 +241,9 @@ if __name__ == "__main__":
 # the image onto the node if it is not there, starting Python and importing the libraries),
 # and its inputs and outputs go through the blob store: ``train`` uploads the model, ``predict``
 # downloads it. Flyte's `execution timeline
-# <https://docs.flyte.org/en/latest/concepts/execution_timeline.html>`_ lists these steps;
-# Union's `scaling guide
+# <https://docs.flyte.org/en/latest/concepts/execution_timeline.html>`_ calls the wait for
+# Kubernetes to start the pod queuing latency, and the gathering of a node's inputs from the
+# outputs before it transition latency; Union's `scaling guide
 # <https://www.union.ai/docs/v2/union/user-guide/run-scaling/scale-your-workflows/>`_ counts
 # them per task (upload and download of inputs and outputs, enqueueing, creating the container)
 # and advises a task run time of more than ten times that overhead. A local run starts no pods,

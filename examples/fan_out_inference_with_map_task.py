@@ -78,8 +78,9 @@ def train() -> SVC:
 
 @task(container_image=image)
 def make_batches(n_batches: int, failing_batch: int) -> Batches:
-    # click's exception makes `pyflyte run` print one line naming the input and exit with 2
-    # (an ordinary exception prints a long traceback); on a cluster the task fails with it.
+    # click's exception makes `pyflyte run` print a short usage hint and one error line naming
+    # the input, and exit with 2 (an ordinary exception prints a long traceback); on a cluster
+    # the task fails with it.
     n_held_out = len(load_digits().target) - N_TRAIN
     if not 1 <= n_batches <= n_held_out:
         raise click.BadParameter(f"must be between 1 and {n_held_out}, got {n_batches}",
@@ -236,15 +237,18 @@ if __name__ == "__main__":
 # not a measurement, of a large scoring job on a cluster, as a function of how many images
 # each task scores (the batch size ``B``). Its inputs:
 #
-# - per-task start-up overhead ``S`` = 30 s, Flyte's own figure for a cold start on Flyte 1
-#   (https://flyte.org/flyte1-vs-flyte2); warm nodes with a cached image start faster;
+# - per-task start-up overhead ``S`` = 30 s, Union's figure for a cold start on Flyte 1
+#   (https://www.union.ai/flyte1-flyte2-union); warm nodes with a cached image start faster;
 # - per-image scoring time ``t``, measured above on the machine that ran this page;
 # - ``N`` = 10,000,000 images to score (an assumption: a large nightly job);
 # - concurrency ``C`` = 10, 100 and 1,000 tasks at once; all batches take equally long.
 #
 # A batch's task takes ``S + B * t``. The map task starts a new task whenever one of its
 # ``C`` slots frees up, so ``ceil(N / B)`` tasks take ``ceil(ceil(N / B) / C)`` rounds. Of
-# the pod time you pay for, the share ``S / (S + B * t)`` is start-up.
+# the pod time you pay for, the share ``S / (S + B * t)`` is start-up. The model sets no limit
+# on how many tasks one map task may have; the same Union page puts Flyte 1's practical fan-out
+# at about 5,000 tasks, so its one-image-per-task times (millions of tasks) only show why not
+# to try.
 START_UP_S = 30.0
 N_IMAGES = 10_000_000
 

@@ -3,8 +3,8 @@ Cache a task and watch the second run skip it
 =============================================
 
 One training workflow run twice, with flytekit's own cache events showing which tasks were
-served from the cache; then the ways a cached result goes stale or stops matching. Runs in
-about 6 seconds locally, most of it importing libraries. The question behind it:
+served from the cache; then the ways a cached result goes stale or stops matching. Runs in a
+few seconds locally, about half of it importing libraries. The question behind it:
 :ref:`guide-caching`.
 """
 
@@ -52,8 +52,9 @@ N_TRAIN = 1500  # the first 1500 of the 1797 images train the models; the rest a
 
 
 def check(name: str, value: int, low: int, high: int | None = None) -> None:
-    # click's exception makes `pyflyte run` print one line naming the input and exit with
-    # code 2 (any other exception prints a long traceback); on a cluster the task fails with it.
+    # click's exception makes `pyflyte run` print a short usage hint and one error line naming
+    # the input, and exit with code 2 (any other exception prints a long traceback); on a
+    # cluster the task fails with it.
     if value < low or (high is not None and value > high):
         bounds = f"at least {low}" if high is None else f"between {low} and {high}"
         raise click.BadParameter(f"must be {bounds}, got {value}", param_hint=f"'--{name}'")
@@ -133,8 +134,8 @@ def ink_by_content() -> float:
 # Listen to flytekit's own cache events
 # -------------------------------------
 # Locally, flytekit logs ``Checking cache for task named ...``, then ``Cache hit`` or
-# ``Cache miss`` (or ``Cache overwrite``), then ``Cache set for task named ...`` once a body that
-# ran has stored its result. They go to the ``flytekit`` logger at INFO, which is below the level
+# ``Cache miss``, then ``Cache set for task named ...`` once a body that ran has stored its
+# result; in overwrite mode it skips the check and logs ``Cache overwrite`` instead. They go to the ``flytekit`` logger at INFO, which is below the level
 # it prints. ``cache_events`` lowers that logger to INFO while it is open, holds flytekit's own
 # console handler at its previous level so no log line reaches the screen, and collects
 # ``(task, outcome)`` pairs.

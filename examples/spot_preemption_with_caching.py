@@ -15,7 +15,7 @@ spot nodes pay off. Runs in under ten seconds locally. The question behind it:
 # The pipeline, as interruptible tasks
 # ------------------------------------
 # Four stages on scikit-learn's digits: ``featurize`` (augment the training images with a
-# one-pixel shift, then scale and project them with PCA), ``train`` (a support vector
+# circular one-pixel shift, then scale and project them with PCA), ``train`` (a support vector
 # classifier), ``evaluate`` (held-out accuracy with a bootstrap interval) and ``publish`` (hand
 # the model over; here it only describes what it would publish).
 #
@@ -41,10 +41,12 @@ from contextlib import contextmanager
 from typing import NamedTuple
 
 import click
+import diskcache
 import matplotlib.pyplot as plt
 import numpy as np
 from flytekit import Cache, ImageSpec, task, workflow
 from flytekit.configuration import Image, ImageConfig, SerializationSettings
+from flytekit.core import local_cache
 from flytekit.exceptions.user import FlyteRecoverableException
 from flytekit.models.task import TaskSpec
 from flytekit.tools.translator import get_serializable
@@ -77,8 +79,8 @@ class Features(NamedTuple):
 
 
 def check_preempt_stage(preempt_stage: int) -> None:
-    # click's exception: `pyflyte run` shows it as one line naming the input and exits with 2; on
-    # a cluster the task fails with the same message. A task served from the cache does not run,
+    # click's exception: `pyflyte run` shows a short usage hint and one error line naming the
+    # input, and exits with 2; on a cluster the task fails with the same message. A task served from the cache does not run,
     # so neither does this check.
     if not 0 <= preempt_stage <= len(STAGES):
         raise click.BadParameter(
@@ -105,7 +107,7 @@ def stage(name: str, preempt_stage: int):
 def make_features() -> Features:
     digits = load_digits()
     images, labels = digits.images[:1500], digits.target[:1500]
-    shifted = np.roll(images, 1, axis=2)  # every image again, one pixel to the right
+    shifted = np.roll(images, 1, axis=2)  # every image again, one pixel right; the last column wraps
     train_images = np.concatenate([images, shifted]).reshape(-1, 64)
     featurizer = make_pipeline(StandardScaler(), PCA(n_components=40, random_state=0))
     train_x = featurizer.fit_transform(train_images)
@@ -242,11 +244,26 @@ if __name__ == "__main__":
 # because the finished nodes' outputs are already stored. The cache gives a fine-grained
 # workflow the same saving across executions: when you re-launch after a failure, or run it
 # locally as here.
+#
+# The local cache outlasts this process (``~/.flyte/local-cache``), so each pair of runs starts
+# by deleting the entries of this script's own tasks, and nothing else: otherwise a second run
+# of the script would find every stage cached and never reach the preemption. The keys are
+# ``<task name>-<cache version>-<hash of the inputs>``; ``pyflyte local-cache clear`` would
+# empty the whole store.
 PREEMPTED = 3
+
+
+def forget_cached_results(*tasks) -> None:
+    prefixes = tuple(f"{t.name}-" for t in tasks)
+    with diskcache.Cache(os.path.expanduser(local_cache.CACHE_LOCATION)) as store:
+        for key in list(store.iterkeys()):
+            if isinstance(key, str) and key.startswith(prefixes):
+                del store[key]
 
 
 def run_twice(wf) -> tuple[list, list, str]:
     """Run ``wf`` with a preemption, then again without; return the work each run did."""
+    forget_cached_results(featurize, train, evaluate, publish, all_stages)
     WORK_DONE.clear()
     try:
         wf(preempt_stage=PREEMPTED)
@@ -340,7 +357,7 @@ if __name__ == "__main__":
 #   up to 90% cheaper than On-Demand (https://aws.amazon.com/ec2/spot/), Google Cloud up to 91%
 #   for Spot VMs (https://docs.cloud.google.com/compute/docs/instances/create-use-spot).
 # - overhead: 1 minute per task attempt, paid at the node's price: about 30 s to start a pod
-#   (Union's Flyte 1 figure, https://www.union.ai/flyte1-flyte2-union) plus 30 s assumed for
+#   (Union's figure for Flyte 1, https://www.union.ai/flyte1-flyte2-union) plus 30 s assumed for
 #   moving inputs and outputs. Waiting for a new spot node is left out.
 # - preemption rate: swept on the x axis. The dotted line is a median spot lifetime of about
 #   two hours, the figure Flyte's spot-instances page quotes
@@ -438,13 +455,14 @@ if __name__ == "__main__":
 
 # %%
 # Reading the model. When preemptions are rare, every shape costs about 30% of on demand: the
-# discount. As they get more frequent, the coarse task gives the discount back first, because
-# each preemption throws away all the work done before it; the lines above print where it
-# crosses on demand. Cached fine-grained stages lose one stage per preemption and stay cheaper
-# for much longer; when nothing is preempted they cost a little more (three more task
-# overheads). Re-running a fine-grained workflow from the start without its cache gets the worst
-# of both. At very high rates every line bends back toward on demand: spot attempts die within
-# minutes, so the on-demand attempt does the work. There the cached pipeline can even finish
+# discount. As they get more frequent, the shapes that lose all their work to a preemption give
+# the discount back: the coarse task, and, a little sooner, the fine-grained stages re-run from
+# the start without their cache, which also pay three more task overheads per attempt (the worst
+# of both). The lines above print where each crosses on demand. Cached fine-grained stages lose
+# one stage per preemption and stay cheaper for much longer; when nothing is preempted they cost
+# a little more (those three overheads). At very high rates the two uncached lines bend back
+# toward on demand: spot attempts die within minutes, so the on-demand attempt does the work.
+# The cached line approaches on demand from below. There the cached pipeline can even finish
 # later than the others, because each of its stages spends its own three spot attempts first.
 #
 # Splitting cannot shrink the longest stage: ``train`` is most of the work here, and a

@@ -78,14 +78,19 @@ def standalone_runs():
     """Run each example as a reader would (`python examples/<file>.py`), once per session.
 
     Each run gets its own empty HOME (so its own empty flytekit cache) and TMPDIR.
-    Returns a function: example stem -> finished process.
+    Returns a function: example stem -> finished process. ``run(stem, again=True)`` runs the
+    script a second time on the first run's HOME and TMPDIR, as a reader re-running it would.
     """
-    runs: dict[str, subprocess.CompletedProcess] = {}
+    machines: dict[str, tuple[Path, Path]] = {}
+    runs: dict[tuple[str, bool], subprocess.CompletedProcess] = {}
 
-    def run(stem: str) -> subprocess.CompletedProcess:
-        if stem not in runs:
-            runs[stem] = run_example(ROOT / "examples" / f"{stem}.py")
-        return runs[stem]
+    def run(stem: str, again: bool = False) -> subprocess.CompletedProcess:
+        if again:
+            run(stem)
+        if (stem, again) not in runs:
+            home, tmp = machines.setdefault(stem, (fresh_dir("home"), fresh_dir("tmp")))
+            runs[stem, again] = run_example(ROOT / "examples" / f"{stem}.py", home=home, tmp=tmp)
+        return runs[stem, again]
 
     return run
 

@@ -96,6 +96,16 @@ def lines_of(out: str, prefix: str) -> list[str]:
     return [line for line in out.splitlines() if line.startswith(prefix)]
 
 
+def test_running_the_script_again_finds_train_cached_even_in_run_1(standalone_runs):
+    """What the page tells a reader who runs the script twice: the cache outlasts the process."""
+    again = standalone_runs(STEM, again=True)
+    assert again.returncode == 0, again.stderr[-3000:]
+    first = lines_of(again.stdout, "run 1, ")
+    assert "run 1, train: cache hit" in first
+    assert "run 1, train: body ran" not in first
+    assert "run 1, predict: body ran" in first
+
+
 def test_standalone_second_run_does_not_execute_training(standalone_runs):
     run = standalone_runs(STEM)
     assert run.returncode == 0, run.stderr[-3000:]

@@ -34,6 +34,21 @@ def test_example_has_a_title_docstring_and_a_main_guard(example):
     assert guards, "run code sits under `if __name__ == \"__main__\":`"
 
 
+def labels(output: str) -> list[str]:
+    return [line.split(": ", 1)[0] for line in output.splitlines() if ": " in line]
+
+
+@examples
+def test_running_an_example_again_on_the_same_machine_works(example, standalone_runs):
+    """Readers run a script twice: the second run, with the local cache the first one left,
+    succeeds and prints no line the first run did not (decomposition's run 1 drops its
+    train-body lines on a cache hit, as its page says; the others print the same labels)."""
+    first, second = standalone_runs(example.stem), standalone_runs(example.stem, again=True)
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert set(labels(second.stdout)) <= set(labels(first.stdout))
+
+
 @examples
 def test_importing_an_example_runs_nothing(example, capfd):
     load_example(example.stem)

@@ -92,6 +92,19 @@ def test_page_prints_fine_grained_recomputing_less_than_coarse(standalone_runs):
     assert "compiled node publish: interruptible=False, retries=3 (its task: interruptible=True" in run.stdout
 
 
+def test_a_second_run_of_the_script_tells_the_same_preemption_story(standalone_runs):
+    """Run twice on one machine, the script still reaches the preemption and re-runs only the
+    stages after it: it starts each pair of runs without its own old cache entries."""
+    first, again = standalone_runs(STEM), standalone_runs(STEM, again=True)
+    assert again.returncode == 0, again.stderr[-3000:]
+
+    def story(out: str) -> list[str]:
+        return [line for line in out.splitlines() if line.startswith(("preempted:", "fine-grained,", "coarse,"))]
+
+    assert story(again.stdout) == story(first.stdout)
+    assert "fine-grained, re-run executed: evaluate, publish" in story(again.stdout)
+
+
 def test_numbers_the_guide_quotes_are_the_ones_the_example_prints(standalone_runs):
     run = standalone_runs(STEM)
     guide = " ".join((ROOT / "guides" / "interruptible.md").read_text().split())

@@ -119,6 +119,29 @@ def test_page_gives_the_local_and_the_cluster_threshold(compiled, example, stand
             f"{local} locally, {cluster} by propeller's formula on the ratio as sent")
 
 
+def test_a_plain_list_downstream_of_a_ratio_below_1_fails_before_any_task_runs():
+    """The guide: with min_success_ratio < 1 a downstream ``list[T]`` input is rejected when
+    the workflow is compiled, on a local run's first call too, not when data arrives."""
+    ran = []
+
+    @task
+    def identity(x: int) -> int:
+        ran.append(x)
+        return x
+
+    @task
+    def total(xs: list[int]) -> int:
+        return sum(xs)
+
+    @workflow
+    def strict_downstream(xs: list[int]) -> int:
+        return total(xs=map_task(identity, min_success_ratio=0.5)(x=xs))
+
+    with pytest.raises(AssertionError, match="Failed to Bind variable 'xs'"):
+        strict_downstream(xs=[1, 2])
+    assert ran == [], "no item should run before the workflow compiles"
+
+
 def test_min_successes_is_lost_when_compiled_and_leaves_the_output_strict():
     """Why the guide says to use min_success_ratio, not min_successes, in flytekit 1.16: the
     ArrayNode holds one success criterion and the ratio (1.0) is the one that survives, and
