@@ -135,8 +135,8 @@ def ink_by_content() -> float:
 # -------------------------------------
 # Locally, flytekit logs ``Checking cache for task named ...``, then ``Cache hit`` or
 # ``Cache miss``, then ``Cache set for task named ...`` once a body that ran has stored its
-# result; in overwrite mode it skips the check and logs ``Cache overwrite`` instead. They go to the ``flytekit`` logger at INFO, which is below the level
-# it prints. ``cache_events`` lowers that logger to INFO while it is open, holds flytekit's own
+# result; in overwrite mode it skips the check and logs ``Cache overwrite`` instead. They go to
+# the ``flytekit`` logger at INFO, which is below the level it prints. ``cache_events`` lowers that logger to INFO while it is open, holds flytekit's own
 # console handler at its previous level so no log line reaches the screen, and collects
 # ``(task, outcome)`` pairs.
 class _CacheEvents(logging.Handler):

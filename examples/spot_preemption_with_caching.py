@@ -80,8 +80,8 @@ class Features(NamedTuple):
 
 def check_preempt_stage(preempt_stage: int) -> None:
     # click's exception: `pyflyte run` shows a short usage hint and one error line naming the
-    # input, and exits with 2; on a cluster the task fails with the same message. A task served from the cache does not run,
-    # so neither does this check.
+    # input, and exits with 2; on a cluster the task fails with the same message. A task served
+    # from the cache does not run, so neither does this check.
     if not 0 <= preempt_stage <= len(STAGES):
         raise click.BadParameter(
             f"must be 0 (no preemption) to {len(STAGES)}, got {preempt_stage}",
@@ -107,7 +107,7 @@ def stage(name: str, preempt_stage: int):
 def make_features() -> Features:
     digits = load_digits()
     images, labels = digits.images[:1500], digits.target[:1500]
-    shifted = np.roll(images, 1, axis=2)  # every image again, one pixel right; the last column wraps
+    shifted = np.roll(images, 1, axis=2)  # every image again, one pixel right, last column wrapped
     train_images = np.concatenate([images, shifted]).reshape(-1, 64)
     featurizer = make_pipeline(StandardScaler(), PCA(n_components=40, random_state=0))
     train_x = featurizer.fit_transform(train_images)
@@ -249,7 +249,8 @@ if __name__ == "__main__":
 # by deleting the entries of this script's own tasks, and nothing else: otherwise a second run
 # of the script would find every stage cached and never reach the preemption. The keys are
 # ``<task name>-<cache version>-<hash of the inputs>``; ``pyflyte local-cache clear`` would
-# empty the whole store.
+# empty the whole store. (The caching example defines the same function: each example is a
+# script you can copy on its own.)
 PREEMPTED = 3
 
 

@@ -5,15 +5,13 @@ from __future__ import annotations
 import math
 import re
 import struct
+import sys
 import typing
-from collections import OrderedDict
 
 import numpy as np
 import pytest
 from flytekit import map_task, task, workflow
-from flytekit.configuration import ImageConfig, SerializationSettings
 from flytekit.models.types import SimpleType
-from flytekit.tools.translator import get_serializable
 
 from compiled import compile_workflow, load_example
 from conftest import run_pyflyte
@@ -159,8 +157,7 @@ def test_min_successes_is_lost_when_compiled_and_leaves_the_output_strict():
     def squares(xs: list[int]) -> list[int]:
         return at_least_two(x=xs)
 
-    spec = get_serializable(OrderedDict(), SerializationSettings(
-        image_config=ImageConfig.auto_default_image()), squares)
+    spec, _ = compile_workflow(sys.modules[__name__], squares)
     (node,) = [n for n in spec.template.nodes if n.array_node]
     idl = node.array_node.to_flyte_idl()
     assert idl.WhichOneof("success_criteria") == "min_success_ratio"
