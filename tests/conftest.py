@@ -97,6 +97,11 @@ def standalone_runs():
 
 PYFLYTE = str(Path(sys.executable).parent / "pyflyte")
 
+# pyflyte prints errors through rich, which wraps lines at the terminal's width (80 without a
+# terminal): a message after a long temp path would break across lines and a substring check
+# on it would miss. Wider than any path (PATH_MAX is 4096), nothing the tests read wraps.
+WIDE_TERMINAL = "10000"
+
 
 def run_pyflyte(stem: str, workflow: str, *args: str, **isolation):
     """`pyflyte run examples/<stem>.py <workflow> <args>` locally, isolated like run_example."""
@@ -114,7 +119,8 @@ def run_example(script: Path, *args: str, command: tuple[str, ...] | None = None
     offloaded outputs, which flytekit keeps under TMPDIR. ``env`` adds environment variables.
     """
     run_tmp = tmp or fresh_dir("tmp")
-    full_env = {**os.environ, "HOME": str(home or fresh_dir("home")), "TMPDIR": str(run_tmp), **(env or {})}
+    full_env = {**os.environ, "HOME": str(home or fresh_dir("home")), "TMPDIR": str(run_tmp),
+                "COLUMNS": WIDE_TERMINAL, **(env or {})}
     cmd = list(command) if command else [sys.executable, str(script)]
     result = subprocess.run(cmd + list(args), capture_output=True, text=True, env=full_env,
                             cwd=ROOT, timeout=300, check=False)
