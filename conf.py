@@ -16,6 +16,7 @@ extensions = [
     "build_isolation",  # first: it sets HOME/TMPDIR before anything imports flytekit
     "myst_parser",
     "sphinx_gallery.gen_gallery",
+    "gallery_sync",  # forgets failed runs' checksums and removed examples' pages before a run
     "sphinx_copybutton",
 ]
 

@@ -45,9 +45,42 @@ def sphinx_build(srcdir: Path, outdir: Path, *options: str, env: dict | None = N
                           stderr=subprocess.STDOUT, text=True, env=env, check=False)
 
 
+def run_make(src: Path, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    """`make -C src <args>` with this test run's environment as the Makefile's venv (no install)."""
+    venv = Path(sys.prefix)
+    command = ["make", "-C", str(src), f"VENV={venv}", "-o", f"{venv}/.installed-from-lock", *args]
+    # MAKEFLAGS: under `make test` the outer make's flags would leak into this one.
+    full_env = {**os.environ, "MAKEFLAGS": "", **(env or {})}
+    return subprocess.run(command, capture_output=True, text=True, env=full_env, check=False,
+                          start_new_session=True)
+
+
 def fresh_dir(name: str) -> Path:
     path = Path(tempfile.mkdtemp(prefix=name + "-", dir=SESSION_DIR))
     return path
+
+
+def example_source(title: str, line: str) -> str:
+    """The text of a minimal gallery example: a titled docstring and one print."""
+    return f'"""\n{title}\n{"=" * len(title)}\n"""\n\nprint("{line}")\n'
+
+
+def gallery_only_copy(name: str, examples: dict[str, str]) -> Path:
+    """A copy of the sources whose only pages are an index and a gallery of ``examples``.
+
+    The conf, extensions, templates and Makefile are the site's; without the guides and the
+    real examples a build takes about 2 s instead of 15. ``examples``: path under examples/ ->
+    text.
+    """
+    src = copy_sources(fresh_dir(name) / "src")
+    shutil.rmtree(src / "guides")
+    for path in (src / "examples").glob("*.py"):
+        path.unlink()
+    (src / "index.md").write_text("# Gallery only\n\n```{toctree}\nauto_examples/index\n```\n")
+    for relpath, text in examples.items():
+        (src / "examples" / relpath).parent.mkdir(exist_ok=True)
+        (src / "examples" / relpath).write_text(text)
+    return src
 
 
 @dataclass
