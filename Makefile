@@ -39,10 +39,18 @@ $(STAMP): requirements.lock
 	      $(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements.lock; fi
 	@touch $@
 
-# A failed build removes its HTML, so nothing half-built is left looking finished.
+# Sphinx writes pages in place and the search index last: a build stopped part-way (Ctrl-C)
+# leaves some pages missing and no index, and the next incremental build fails under -W. The
+# marker exists while sphinx-build runs; finding it means the last build did not finish, so its
+# HTML goes and every page is written again. A failed build removes its HTML too, so nothing
+# half-built is left looking finished.
+INCOMPLETE := $(BUILDDIR)/html.incomplete
 define sphinx_html
+	@if [ -e $(INCOMPLETE) ]; then rm -rf $(BUILDDIR)/html; echo "the last build did not finish: writing every page again"; fi
+	@mkdir -p $(BUILDDIR) && touch $(INCOMPLETE)
 	@$(SPHINX) -M html . $(BUILDDIR) $(SPHINXOPTS) $(1) || \
-	  { rm -rf $(BUILDDIR)/html; echo "error: the build failed (see the messages above); $(BUILDDIR)/html was removed" >&2; exit 1; }
+	  { rm -rf $(BUILDDIR)/html $(INCOMPLETE); echo "error: the build failed (see the messages above); $(BUILDDIR)/html was removed" >&2; exit 1; }
+	@rm -f $(INCOMPLETE)
 	@echo "built: $(BUILDDIR)/html/index.html"
 endef
 

@@ -1,5 +1,5 @@
-"""A build after what contributors do (revert a failed example, rename or remove examples)
-publishes a correct site, with no `make clean` in between (issue #10).
+"""A build after what contributors do (revert a failed example, rename or remove examples, press
+Ctrl-C mid-build) publishes a correct site, with no `make clean` in between (issue #10).
 
 Each test builds a gallery-only copy of the sources (conftest.gallery_only_copy) with small
 examples of its own, so a build takes about 2 s.
@@ -7,7 +7,9 @@ examples of its own, so a build takes about 2 s.
 
 from __future__ import annotations
 
-from conftest import example_source, gallery_only_copy, sphinx_build
+import signal
+
+from conftest import example_source, gallery_only_copy, run_make, sphinx_build
 
 
 def test_reverted_failing_example_runs_again_and_its_page_shows_no_traceback():
@@ -58,3 +60,38 @@ def test_renamed_and_removed_examples_leave_no_pages_behind():
     assert [p for p in generated if "tiny_example" in p or "kept_example" in p or "dropped" in p] == []
     assert (gallery / "tiny_renamed.rst").is_file() and (gallery / "kept" / "kept_renamed.rst").is_file()
     assert "removed the generated pages of examples/tiny_example.py" in second.stdout
+
+
+# Appended to a copy's conf.py: Ctrl-C, as a terminal sends it (SIGINT to make, its shell and
+# sphinx-build alike), while the third page is being written.
+INTERRUPT_WHILE_WRITING = '''
+
+import os as _os, signal as _signal
+_setup, _pages = setup, []
+
+
+def _interrupt(app, pagename, templatename, context, doctree):
+    _pages.append(pagename)
+    if len(_pages) == 3 and _os.environ.get("INTERRUPT_BUILD"):
+        _os.killpg(0, _signal.SIGINT)
+
+
+def setup(app):
+    _setup(app)
+    app.connect("html-page-context", _interrupt)
+'''
+
+
+def test_build_after_one_interrupted_while_writing_pages_succeeds():
+    src = gallery_only_copy("interrupted", {"tiny_example.py": example_source("A tiny example", "tiny")})
+    with (src / "conf.py").open("a") as conf:
+        conf.write(INTERRUPT_WHILE_WRITING)
+    interrupted = run_make(src, "html-noplot", env={"INTERRUPT_BUILD": "1"})
+    assert interrupted.returncode in (-signal.SIGINT, 2, 130), interrupted.stdout[-2000:]
+    assert not (src / "_build" / "html" / "index.html").exists(), "the build was not interrupted"
+
+    after = run_make(src, "html-noplot")
+
+    assert after.returncode == 0, after.stdout[-3000:] + after.stderr[-3000:]
+    assert (src / "_build" / "html" / "index.html").is_file()
+    assert (src / "_build" / "html" / "searchindex.js").is_file()
