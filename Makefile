@@ -25,11 +25,30 @@ help:
 
 install: $(STAMP)
 
-# Rebuilt only when the lock changes. A failed install leaves no stamp, so the next run retries.
-$(STAMP): requirements.lock
-	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || \
-	  { echo "error: Python 3.11 or newer is needed; '$(PYTHON)' is $$($(PYTHON) -V 2>&1 || echo missing). Run: make PYTHON=python3.12 ..." >&2; exit 1; }
-	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+# The stamp says the lock was installed, not that the venv still works: an install stopped with
+# Ctrl-C leaves a venv without pip, `rm -rf .venv` during one leaves a stamp without Python. So
+# every run checks the venv (about 30 ms) and reinstalls when it is broken.
+VENV_BROKEN := $(shell test -e $(STAMP) && ! $(BIN)/python -c 'import sphinx' >/dev/null 2>&1 && echo yes)
+.PHONY: FORCE
+FORCE:
+
+# Rebuilt when the lock changes or the venv is broken. A failed install leaves no stamp, so the
+# next run retries.
+$(STAMP): requirements.lock $(if $(VENV_BROKEN),FORCE)
+	@version=$$($(PYTHON) -c 'import sys; print("%d.%d.%d" % sys.version_info[:3]); sys.exit(sys.version_info < (3, 11))' 2>/dev/null) || \
+	  { if [ -n "$$version" ]; then found="is $$version"; else found="was not found"; fi; \
+	    echo "error: Python 3.11 or newer is needed; '$(PYTHON)' $$found. Run: make PYTHON=python3.12 ..." >&2; exit 1; }
+	@if [ ! -e $(VENV) ]; then $(PYTHON) -m venv $(VENV) || exit 1; exit 0; fi; \
+	 if ! $(BIN)/python -c '' >/dev/null 2>&1; then why="its python does not start"; \
+	 elif ! command -v uv >/dev/null 2>&1 && ! $(BIN)/python -m pip --version >/dev/null 2>&1; then why="it has no pip"; \
+	 elif [ -n "$(VENV_BROKEN)" ]; then \
+	   echo "$(VENV)/ lacks packages of the lock (sphinx does not import); installing them again"; exit 0; \
+	 else exit 0; fi; \
+	 if [ ! -e $(VENV)/pyvenv.cfg ] && [ ! -e $(STAMP) ]; then \
+	   echo "error: $(VENV)/ is not a virtual environment made by this Makefile; remove it or pass VENV=<another path>" >&2; exit 1; fi; \
+	 echo "$(VENV)/ is broken ($$why: an interrupted install?); creating it again"; \
+	 $(PYTHON) -m venv --clear $(VENV)
+	@rm -f $@
 	@echo "installing the locked dependencies into $(VENV)/"
 	@if command -v uv >/dev/null 2>&1; then UV=uv; \
 	 elif $(BIN)/python -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"; then UV=$(BIN)/uv; \
