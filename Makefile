@@ -79,14 +79,35 @@ html: $(STAMP)
 html-noplot: $(STAMP)
 	$(call sphinx_html,-D plot_gallery=0)
 
-# sphinx-gallery runs only the examples whose path matches; the others are shown without output.
+# sphinx-gallery runs only the examples whose path matches (a regular expression); the others
+# are shown without output. A pattern that matches no example would run nothing and "succeed".
+define CHECK_EXAMPLE_PATTERN
+import os, re, sys
+from pathlib import Path
+pattern = os.environ["EXAMPLE"]
+names = [p.as_posix() for p in sorted(Path("examples").glob("*.py")) + sorted(Path("examples").glob("*/*.py"))]
+try:
+    found = any(re.search(pattern, name) for name in names)
+except re.error as error:
+    sys.exit(f"error: EXAMPLE={pattern!r} is not a regular expression ({error})")
+if not found:
+    sys.exit(f"error: no example file name matches EXAMPLE={pattern!r}; the examples are: "
+             + ", ".join(name.removeprefix("examples/") for name in names))
+endef
+export CHECK_EXAMPLE_PATTERN
+
 example: $(STAMP)
 	@test -n "$(EXAMPLE)" || { echo "usage: make example EXAMPLE=<part of an example's file name>" >&2; exit 2; }
-	$(call sphinx_html,-D sphinx_gallery_conf.filename_pattern=$(EXAMPLE))
+	@$(BIN)/python -c "$$CHECK_EXAMPLE_PATTERN" || exit 2
+	$(call sphinx_html,-D "sphinx_gallery_conf.filename_pattern=$$EXAMPLE")
 
+# sphinx-autobuild rebuilds when a watched file changes, and the build itself writes the gallery
+# and the HTML: those folders must be ignored or every build starts the next. Its --ignore
+# takes paths (a glob is matched against the whole absolute path, so "*/auto_examples/*" never
+# matched the top-level folder).
 livehtml: $(STAMP)
 	$(BIN)/sphinx-autobuild . $(BUILDDIR)/html $(SPHINXOPTS) -D plot_gallery=0 \
-	  --ignore "*/auto_examples/*" --ignore "*/$(BUILDDIR)/*" --ignore "*/.venv/*" --ignore "*/tests/*"
+	  --ignore auto_examples --ignore $(BUILDDIR) --ignore $(VENV) --ignore tests --re-ignore '/__pycache__/'
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
@@ -94,10 +115,15 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python tools/bench.py --builddir $(BUILDDIR)
 
-# Needs uv (on PATH, or the one the bootstrap installed into $(VENV)).
+# Needs uv (on PATH, or the one the bootstrap installed into $(VENV)). The lock is replaced
+# only when its content changes: a newer file would make every target reinstall. uv keeps the
+# pins of the file it writes to, so it compiles into a copy of the lock.
 lock: $(STAMP)
-	$$(command -v uv || echo $(BIN)/uv) pip compile pyproject.toml --all-extras --universal --python-version 3.11 \
-	  --generate-hashes --quiet -o requirements.lock
+	@new=$$(mktemp requirements.lock.XXXXXX) && trap 'rm -f "$$new"' EXIT INT TERM && cp requirements.lock "$$new" && \
+	 $$(command -v uv || echo $(BIN)/uv) pip compile pyproject.toml --all-extras --universal --python-version 3.11 \
+	   --generate-hashes --quiet --custom-compile-command "make lock" -o "$$new" && \
+	 if cmp -s "$$new" requirements.lock; then echo "requirements.lock is up to date"; \
+	 else mv "$$new" requirements.lock && echo "requirements.lock updated"; fi
 
 clean:
-	rm -rf $(BUILDDIR) auto_examples sg_execution_times.rst
+	rm -rf $(BUILDDIR) auto_examples sg_execution_times.rst flyte-package.tgz

@@ -4,6 +4,7 @@ or a recovery that says what it did (issue #10). Each runs in seconds, without i
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import stat
 import subprocess
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import copy_sources, fresh_dir
+from conftest import copy_sources, example_source, fresh_dir, gallery_only_copy, run_make
 
 # --------------------------------------------------------------------------------------------
 # The bootstrap: a stand-in Python whose venvs hold a stand-in python, so a test sees what the
@@ -141,3 +142,103 @@ def test_too_old_python_is_named_with_its_version(machine):
     assert result.returncode != 0
     assert f"'{old}' is 3.9.18." in result.stderr
     assert not machine.venv.exists()
+
+
+# --------------------------------------------------------------------------------------------
+# make example / make lock / make livehtml, with this test run's environment as the venv.
+
+@pytest.mark.parametrize("pattern, message", [
+    ("typo", "error: no example file name matches EXAMPLE='typo'; the examples are: "),
+    ("caching(", "error: EXAMPLE='caching(' is not a regular expression"),
+])
+def test_make_example_without_a_matching_example_fails_in_one_line(pattern, message):
+    src = copy_sources(fresh_dir("example-pattern") / "src")
+
+    result = run_make(src, "example", f"EXAMPLE={pattern}")
+
+    assert result.returncode == 2
+    errors = [line for line in result.stderr.splitlines() if not line.startswith("make")]
+    assert len(errors) == 1 and errors[0].startswith(message), result.stderr
+    assert not (src / "_build").exists(), "a build started"
+
+
+def test_make_example_accepts_a_pattern_matching_only_a_sub_gallery_example():
+    """SPHINX=echo: the pattern check runs for real, the build is only printed."""
+    src = copy_sources(fresh_dir("example-pattern") / "src")
+    (src / "examples" / "flyte2").mkdir()
+    (src / "examples" / "flyte2" / "only_in_a_subfolder.py").write_text("")
+
+    result = run_make(src, "example", "EXAMPLE=only_in_a_sub|no_such_name", "SPHINX=echo")
+
+    assert result.returncode == 0, result.stderr
+    assert "sphinx_gallery_conf.filename_pattern=only_in_a_sub|no_such_name" in result.stdout
+
+
+FAKE_UV = """#!/bin/sh
+# uv stand-in: `uv pip compile ... -o FILE` leaves FILE as it is, or appends a pin if asked.
+while [ "$1" != -o ]; do shift; done
+[ -z "$CHANGE_LOCK" ] || echo "new-package==1.0" >> "$2"
+"""
+
+
+@pytest.mark.parametrize("changed", [False, True], ids=["no-op", "changed"])
+def test_make_lock_replaces_the_lock_only_when_its_content_changes(changed):
+    src = copy_sources(fresh_dir("lock") / "src")
+    tools = fresh_dir("lock-bin")
+    executable(tools / "uv", FAKE_UV)
+    lock = src / "requirements.lock"
+    before = lock.read_text()
+    os.utime(lock, ns=(1_000_000_000, 1_000_000_000))  # so that any rewrite shows in the mtime
+
+    result = run_make(src, "lock", env={"PATH": f"{tools}:{os.environ['PATH']}",
+                                        "CHANGE_LOCK": "1" if changed else ""})
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    if changed:
+        assert lock.read_text() == before + "new-package==1.0\n"
+    else:
+        assert lock.read_text() == before
+        assert lock.stat().st_mtime_ns == 1_000_000_000, "an unchanged lock was rewritten"
+    assert sorted(p.name for p in src.glob("requirements.lock*")) == ["requirements.lock"]
+
+
+def test_livehtml_watcher_ignores_every_file_its_build_writes(monkeypatch):
+    """Else each build's own output starts the next build, forever.
+
+    The Makefile's livehtml command line goes through sphinx-autobuild's own start-up, up to the
+    point where it would serve: that gives its ignore filter and its builder. One build by that
+    builder; every file it wrote must be ignored, and the sources must not be.
+    """
+    import sphinx_autobuild.__main__ as autobuild
+
+    src = gallery_only_copy("livehtml", {"tiny_example.py": example_source("A tiny example", "tiny")})
+    printed = run_make(src, "--dry-run", "livehtml")
+    assert printed.returncode == 0, printed.stderr
+    lines = printed.stdout.replace("\\\n", " ").splitlines()  # make prints continuation lines as written
+    (command,) = [line for line in lines if "sphinx-autobuild" in line]
+    monkeypatch.chdir(src)  # sphinx-autobuild resolves its paths from the current directory
+    started = {}
+
+    class Started(Exception):
+        pass
+
+    def create_app(watch_dirs, ignore, builder, *rest):
+        started.update(watch_dirs=watch_dirs, ignore=ignore, builder=builder)
+        raise Started
+
+    monkeypatch.setattr(autobuild, "_create_app", create_app)
+    with pytest.raises(Started):
+        autobuild.main(shlex.split(command)[1:])
+
+    def files():
+        return {p: p.stat().st_mtime_ns for p in src.rglob("*") if p.is_file()}
+
+    before = files()
+    started["builder"](changed_paths=())
+    after = files()
+    written = sorted({p for p in after if before.get(p) != after[p]} | (before.keys() - after.keys()))
+
+    assert any("auto_examples" in p.parts for p in written), "the build wrote no gallery: nothing was tested"
+    assert [p.relative_to(src) for p in written if not started["ignore"](str(p))] == []
+    sources = [src / "conf.py", src / "index.md", *src.glob("guides/*.md"), *src.glob("examples/*.py")]
+    assert [p.relative_to(src) for p in sources if started["ignore"](str(p))] == []
