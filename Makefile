@@ -117,11 +117,13 @@ bench: $(STAMP)
 
 # Needs uv (on PATH, or the one the bootstrap installed into $(VENV)). The lock is replaced
 # only when its content changes: a newer file would make every target reinstall. uv keeps the
-# pins of the file it writes to, so it compiles into a copy of the lock.
+# pins of the file it writes to, so it compiles into a copy of the lock; the header names the
+# equivalent direct command, as before.
+LOCK_COMPILE := pip compile pyproject.toml --all-extras --universal --python-version 3.11 --generate-hashes
 lock: $(STAMP)
-	@new=$$(mktemp requirements.lock.XXXXXX) && trap 'rm -f "$$new"' EXIT INT TERM && cp requirements.lock "$$new" && \
-	 $$(command -v uv || echo $(BIN)/uv) pip compile pyproject.toml --all-extras --universal --python-version 3.11 \
-	   --generate-hashes --quiet --custom-compile-command "make lock" -o "$$new" && \
+	@new=$$(mktemp requirements.lock.XXXXXX) && trap 'rm -f "$$new"' EXIT INT TERM && cp -p requirements.lock "$$new" && \
+	 $$(command -v uv || echo $(BIN)/uv) $(LOCK_COMPILE) --quiet \
+	   --custom-compile-command "uv $(LOCK_COMPILE) -o requirements.lock" -o "$$new" && \
 	 if cmp -s "$$new" requirements.lock; then echo "requirements.lock is up to date"; \
 	 else mv "$$new" requirements.lock && echo "requirements.lock updated"; fi
 
