@@ -17,6 +17,7 @@ what was generated for examples and sub-galleries that no longer exist.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 from pathlib import Path
@@ -53,17 +54,18 @@ def sync_gallery(examples: Path, gallery: Path, root: Path) -> None:
         else:
             remove_generated(gallery, copy.stem)
             logger.info("removed the generated pages of %s: the example no longer exists",
-                        source.relative_to(root))
+                        os.path.relpath(source, root))
     for sub in sorted(p for p in gallery.iterdir() if p.is_dir() and p.name != "images"):
         if (examples / sub.name).is_dir():
             sync_gallery(examples / sub.name, sub, root)
-        else:
+        elif (sub / "index.rst").is_file():  # a sub-gallery sphinx-gallery generated, nothing else
             shutil.rmtree(sub)
             logger.info("removed %s/: its examples folder %s/ no longer exists",
-                        sub.relative_to(root), (examples / sub.name).relative_to(root))
+                        os.path.relpath(sub, root), os.path.relpath(examples / sub.name, root))
 
 
 def forget_checksum_unless_current(source: Path, copy: Path) -> None:
+    """Delete the checksum of an example that will run: only a successful run writes it back."""
     checksum = copy.with_name(copy.name + ".md5")
     if not checksum.is_file():
         return
@@ -73,6 +75,7 @@ def forget_checksum_unless_current(source: Path, copy: Path) -> None:
 
 
 def remove_generated(gallery: Path, stem: str) -> None:
+    """Remove what sphinx-gallery generated in ``gallery`` for the example ``<stem>.py``."""
     images = re.compile(rf"sphx_glr_{re.escape(stem)}_(\d+|thumb)\.\w+")
     for folder in (gallery / "images", gallery / "images" / "thumb"):
         if folder.is_dir():

@@ -45,14 +45,18 @@ def sphinx_build(srcdir: Path, outdir: Path, *options: str, env: dict | None = N
                           stderr=subprocess.STDOUT, text=True, env=env, check=False)
 
 
-def run_make(src: Path, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    """`make -C src <args>` with this test run's environment as the Makefile's venv (no install)."""
+def run_make(src: Path, *args: str, env: dict | None = None,
+             own_process_group: bool = False) -> subprocess.CompletedProcess:
+    """`make -C src <args>` with this test run's environment as the Makefile's venv (no install).
+
+    ``own_process_group``: a signal sent to make's process group spares pytest.
+    """
     venv = Path(sys.prefix)
     command = ["make", "-C", str(src), f"VENV={venv}", "-o", f"{venv}/.installed-from-lock", *args]
     # MAKEFLAGS: under `make test` the outer make's flags would leak into this one.
     full_env = {**os.environ, "MAKEFLAGS": "", **(env or {})}
     return subprocess.run(command, capture_output=True, text=True, env=full_env, check=False,
-                          start_new_session=True)
+                          start_new_session=own_process_group)
 
 
 def fresh_dir(name: str) -> Path:

@@ -86,7 +86,7 @@ def test_build_after_one_interrupted_while_writing_pages_succeeds():
     src = gallery_only_copy("interrupted", {"tiny_example.py": example_source("A tiny example", "tiny")})
     with (src / "conf.py").open("a") as conf:
         conf.write(INTERRUPT_WHILE_WRITING)
-    interrupted = run_make(src, "html-noplot", env={"INTERRUPT_BUILD": "1"})
+    interrupted = run_make(src, "html-noplot", env={"INTERRUPT_BUILD": "1"}, own_process_group=True)
     assert interrupted.returncode in (-signal.SIGINT, 2, 130), interrupted.stdout[-2000:]
     assert not (src / "_build" / "html" / "index.html").exists(), "the build was not interrupted"
 
