@@ -31,6 +31,9 @@ install: $(STAMP)
 VENV_BROKEN := $(shell test -e $(STAMP) && ! $(BIN)/python -c 'import sphinx' >/dev/null 2>&1 && echo yes)
 .PHONY: FORCE
 FORCE:
+# What a venv (or one half made or half deleted) holds; a broken VENV holding anything else is
+# not removed, in case VENV names a directory of the user's.
+VENV_ENTRIES := bin|include|lib|lib64|share|etc|pyvenv.cfg|\.lock|\.gitignore|CACHEDIR\.TAG|$(notdir $(STAMP))
 
 # Rebuilt when the lock changes or the venv is broken. A failed install leaves no stamp, so the
 # next run retries.
@@ -44,8 +47,8 @@ $(STAMP): requirements.lock $(if $(VENV_BROKEN),FORCE)
 	 elif [ -n "$(VENV_BROKEN)" ]; then \
 	   echo "$(VENV)/ lacks packages of the lock (sphinx does not import); installing them again"; exit 0; \
 	 else exit 0; fi; \
-	 if [ ! -e $(VENV)/pyvenv.cfg ] && [ ! -e $(STAMP) ]; then \
-	   echo "error: $(VENV)/ is not a virtual environment made by this Makefile; remove it or pass VENV=<another path>" >&2; exit 1; fi; \
+	 if ls -A $(VENV) | grep -qvxE '$(VENV_ENTRIES)'; then \
+	   echo "error: $(VENV)/ holds more than a virtual environment; remove it or pass VENV=<another path>" >&2; exit 1; fi; \
 	 echo "$(VENV)/ is broken ($$why: an interrupted install?); creating it again"; \
 	 $(PYTHON) -m venv --clear $(VENV)
 	@rm -f $@

@@ -61,7 +61,7 @@ def machine():
         real=sys.executable, venv_python=venv_python, log=log))
     tools = root / "bin"
     tools.mkdir()
-    for tool in ("rm", "touch", "mkdir", "cp", "cmp", "mktemp", "mv", "cat", "dirname"):
+    for tool in ("rm", "touch", "mkdir", "cp", "cmp", "mktemp", "mv", "cat", "dirname", "ls", "grep"):
         (tools / tool).symlink_to(shutil.which(tool))
 
     class Machine:
@@ -84,10 +84,15 @@ def broken_venv_lines(result) -> list[str]:
     return [line for line in result.stdout.splitlines() if "is broken" in line]
 
 
-def test_venv_whose_python_is_gone_is_recreated_and_says_so(machine):
-    """`rm -rf .venv` during an install: the stamp came back, the interpreter did not."""
-    (machine.venv / "lib").mkdir(parents=True)
-    machine.stamp.touch()
+@pytest.mark.parametrize("stamped", [True, False], ids=["stamp-left", "no-stamp"])
+def test_venv_whose_python_is_gone_is_recreated_and_says_so(machine, stamped):
+    """`rm -rf .venv` during an install: the installer recreated lib/ (and, finishing, the
+    stamp), not the interpreter."""
+    for folder in ("bin", "include", "lib/python3.11/site-packages", "share"):
+        (machine.venv / folder).mkdir(parents=True)
+    (machine.venv / ".lock").touch()  # uv's
+    if stamped:
+        machine.stamp.touch()
 
     result = machine.make("install")
 
@@ -111,6 +116,19 @@ def test_venv_left_without_pip_by_an_interrupted_install_is_recreated(machine):
     assert "it has no pip" in line
     assert machine.ran() == [f"venv {machine.venv}", "pip install"]
     assert machine.stamp.is_file()
+
+
+def test_broken_venv_path_holding_other_files_is_not_removed(machine):
+    """VENV may name a directory of the user's by mistake: nothing in it is deleted."""
+    machine.venv.mkdir()
+    (machine.venv / "notes.txt").write_text("mine")
+
+    result = machine.make("install")
+
+    assert result.returncode != 0
+    assert f"error: {machine.venv}/ holds more than a virtual environment" in result.stderr
+    assert (machine.venv / "notes.txt").read_text() == "mine"
+    assert machine.ran() == []
 
 
 def test_healthy_installed_venv_is_left_alone(machine):
