@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -49,14 +50,19 @@ def run_make(src: Path, *args: str, env: dict | None = None,
              own_process_group: bool = False) -> subprocess.CompletedProcess:
     """`make -C src <args>` with this test run's environment as the Makefile's venv (no install).
 
-    ``own_process_group``: a signal sent to make's process group spares pytest.
+    ``own_process_group``: a signal sent to make's process group spares pytest; SIGINT acts as
+    in a terminal even if this run inherited it ignored (as background jobs do).
     """
     venv = Path(sys.prefix)
     command = ["make", "-C", str(src), f"VENV={venv}", "-o", f"{venv}/.installed-from-lock", *args]
     # MAKEFLAGS: under `make test` the outer make's flags would leak into this one.
     full_env = {**os.environ, "MAKEFLAGS": "", **(env or {})}
+    def default_sigint():
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+
     return subprocess.run(command, capture_output=True, text=True, env=full_env, check=False,
-                          start_new_session=own_process_group)
+                          start_new_session=own_process_group,
+                          preexec_fn=default_sigint if own_process_group else None)
 
 
 def fresh_dir(name: str) -> Path:
