@@ -19,6 +19,7 @@ extensions = [
     "build_isolation",  # first: it moves HOME and TMPDIR into the build before anything runs
     "myst_parser",
     "sphinx_gallery.gen_gallery",
+    "gallery_sync",  # forgets failed runs' checksums and removed examples' pages before a run
     "sphinx_copybutton",
     "sphinx_design",  # Flyte 1 / Flyte 2 tabs, collapsed details
     "sphinxext.opengraph",  # a meta description (and Open Graph tags) on every page

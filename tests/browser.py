@@ -97,15 +97,31 @@ def serve(directory: Path) -> Iterator[str]:
         thread.join(timeout=5)
 
 
+# Chromium's socket is "<its TMPDIR>/.org.chromium.Chromium.XXXXXX/SingletonSocket" and a Unix
+# socket path holds at most 107 bytes; its TMPDIR is "<base>/chromium-XXXXXXXX".
+MAX_SHORT_BASE = 107 - len("/.org.chromium.Chromium.XXXXXX/SingletonSocket/chromium-XXXXXXXX")
+
+
+def short_temp_dir() -> tempfile.TemporaryDirectory:
+    """A fresh temp dir short enough for Chromium's sockets: under TMPDIR if it is short, else /tmp."""
+    base = tempfile.gettempdir()
+    if len(base) > MAX_SHORT_BASE:
+        base = "/tmp"
+    return tempfile.TemporaryDirectory(prefix="chromium-", dir=base)
+
+
 @contextlib.contextmanager
 def chromium(profile_parent: Path, executable: str | None = None):
     """Start Playwright and launch headless Chromium; yields the Browser.
 
     Chromium's user-data dir is a fresh directory that Playwright creates in its driver's
-    TMPDIR and removes on close; the driver is started with TMPDIR=``profile_parent`` so the
-    profile never lands in the user's home or the machine's /tmp. Chromium also writes to
-    $HOME (~/.config/chromium/Crash Reports, ~/.cache/dconf) whatever its user-data dir: it
-    runs with HOME and the XDG dirs under ``profile_parent`` too.
+    TMPDIR and removes on close. Chromium puts its singleton socket under its own TMPDIR, and
+    a Unix socket path may not exceed 107 bytes: under a long TMPDIR (macOS's
+    /var/folders/.../T/, /run/user/1000/tmp) it could not start. So the driver and Chromium
+    get a TMPDIR of their own on a short path (:func:`short_temp_dir`), removed on close.
+    Chromium also writes to $HOME (~/.config/chromium/Crash Reports, ~/.cache/dconf) whatever
+    its user-data dir: it runs with HOME and the XDG dirs under ``profile_parent``, so neither
+    the user's home nor the machine's /tmp keeps anything.
     """
     from playwright.sync_api import sync_playwright
 
@@ -113,28 +129,29 @@ def chromium(profile_parent: Path, executable: str | None = None):
     if executable is None:
         raise FileNotFoundError("no Chromium found (looked for " + ", ".join(CHROMIUM_NAMES) + ")")
     profile_parent.mkdir(parents=True, exist_ok=True)
-    saved = os.environ.get("TMPDIR")
-    os.environ["TMPDIR"] = str(profile_parent)  # read by the Node driver when it starts
-    try:
-        manager = sync_playwright()
-        playwright = manager.start()
-    finally:
-        if saved is None:
-            del os.environ["TMPDIR"]
-        else:
-            os.environ["TMPDIR"] = saved
-    home = profile_parent / "home"
-    env = {**os.environ, "HOME": str(home), "TMPDIR": str(profile_parent),
-           "XDG_CONFIG_HOME": str(home / ".config"), "XDG_CACHE_HOME": str(home / ".cache")}
-    try:
-        browser = playwright.chromium.launch(
-            executable_path=executable, headless=True, args=list(CHROMIUM_ARGS), env=env)
+    with short_temp_dir() as short_tmp:
+        saved = os.environ.get("TMPDIR")
+        os.environ["TMPDIR"] = short_tmp  # read by the Node driver when it starts
         try:
-            yield browser
+            manager = sync_playwright()
+            playwright = manager.start()
         finally:
-            browser.close()
-    finally:
-        manager.__exit__(None, None, None)
+            if saved is None:
+                del os.environ["TMPDIR"]
+            else:
+                os.environ["TMPDIR"] = saved
+        home = profile_parent / "home"
+        env = {**os.environ, "HOME": str(home), "TMPDIR": short_tmp,
+               "XDG_CONFIG_HOME": str(home / ".config"), "XDG_CACHE_HOME": str(home / ".cache")}
+        try:
+            browser = playwright.chromium.launch(
+                executable_path=executable, headless=True, args=list(CHROMIUM_ARGS), env=env)
+            try:
+                yield browser
+            finally:
+                browser.close()
+        finally:
+            manager.__exit__(None, None, None)
 
 
 # Milliseconds from the start of the navigation to the end of the DOMContentLoaded handlers.

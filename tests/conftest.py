@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -69,9 +70,51 @@ def sphinx_build(srcdir: Path, outdir: Path, *options: str, env: dict | None = N
                           stderr=subprocess.STDOUT, text=True, env=env, check=False)
 
 
+def run_make(src: Path, *args: str, env: dict | None = None,
+             own_process_group: bool = False) -> subprocess.CompletedProcess:
+    """`make -C src <args>` with this test run's environment as the Makefile's venv (no install).
+
+    ``own_process_group``: a signal sent to make's process group spares pytest; SIGINT acts as
+    in a terminal even if this run inherited it ignored (as background jobs do).
+    """
+    venv = Path(sys.prefix)
+    command = ["make", "-C", str(src), f"VENV={venv}", "-o", f"{venv}/.installed-from-lock", *args]
+    # MAKEFLAGS: under `make test` the outer make's flags would leak into this one.
+    full_env = {**os.environ, "MAKEFLAGS": "", **(env or {})}
+    def default_sigint():
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+    return subprocess.run(command, capture_output=True, text=True, env=full_env, check=False,
+                          start_new_session=own_process_group,
+                          preexec_fn=default_sigint if own_process_group else None)
+
+
 def fresh_dir(name: str) -> Path:
     path = Path(tempfile.mkdtemp(prefix=name + "-", dir=SESSION_DIR))
     return path
+
+
+def example_source(title: str, line: str) -> str:
+    """The text of a minimal gallery example: a titled docstring and one print."""
+    return f'"""\n{title}\n{"=" * len(title)}\n"""\n\nprint("{line}")\n'
+
+
+def gallery_only_copy(name: str, examples: dict[str, str]) -> Path:
+    """A copy of the sources whose only pages are an index and a gallery of ``examples``.
+
+    The conf, extensions, templates and Makefile are the site's; without the guides and the
+    real examples a build takes about 2 s instead of 15. ``examples``: path under examples/ ->
+    text.
+    """
+    src = copy_sources(fresh_dir(name) / "src")
+    shutil.rmtree(src / "guides")
+    for path in (src / "examples").glob("*.py"):
+        path.unlink()
+    (src / "index.md").write_text("# Gallery only\n\n```{toctree}\nauto_examples/index\n```\n")
+    for relpath, text in examples.items():
+        (src / "examples" / relpath).parent.mkdir(exist_ok=True)
+        (src / "examples" / relpath).write_text(text)
+    return src
 
 
 @dataclass
@@ -122,6 +165,11 @@ def standalone_runs():
 
 PYFLYTE = str(Path(sys.executable).parent / "pyflyte")
 
+# pyflyte prints errors through rich, which wraps lines at the terminal's width (80 without a
+# terminal): a message after a long temp path would break across lines and a substring check
+# on it would miss. Wider than any path (PATH_MAX is 4096), nothing the tests read wraps.
+WIDE_TERMINAL = "10000"
+
 
 def run_pyflyte(stem: str, workflow: str, *args: str, **isolation):
     """`pyflyte run examples/<stem>.py <workflow> <args>` locally, isolated like run_example."""
@@ -139,7 +187,8 @@ def run_example(script: Path, *args: str, command: tuple[str, ...] | None = None
     offloaded outputs, which flytekit keeps under TMPDIR. ``env`` adds environment variables.
     """
     run_tmp = tmp or fresh_dir("tmp")
-    full_env = {**os.environ, "HOME": str(home or fresh_dir("home")), "TMPDIR": str(run_tmp), **(env or {})}
+    full_env = {**os.environ, "HOME": str(home or fresh_dir("home")), "TMPDIR": str(run_tmp),
+                "COLUMNS": WIDE_TERMINAL, **(env or {})}
     cmd = list(command) if command else [sys.executable, str(script)]
     result = subprocess.run(cmd + list(args), capture_output=True, text=True, env=full_env,
                             cwd=ROOT, timeout=300, check=False)

@@ -1,0 +1,92 @@
+"""Bring sphinx-gallery's generated folder in step with the examples before the gallery runs.
+
+sphinx-gallery runs an example again only when its text differs from the checksum in
+``<gallery dir>/<name>.py.md5``, and writes that file only after a run that succeeded. So it
+leaves behind two things that a later build publishes or trips over:
+
+* After a failed (or interrupted) run, the checksum of the last good run stays, next to the
+  page of the failed run. Revert the example and the checksum matches again: the example is
+  skipped ("executed 0 out of 0") and the build publishes the failed run's traceback.
+* Everything generated for an example that was removed or renamed: its orphan page fails the
+  strict build ("document isn't included in any toctree") until ``make clean``.
+
+So before the gallery runs, this forgets the checksum of each example about to run (it changed,
+or its page is missing); sphinx-gallery writes it again only if the run succeeds. And it removes
+what was generated for examples and sub-galleries that no longer exist.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from pathlib import Path
+
+from sphinx.application import Sphinx
+from sphinx.util import logging
+from sphinx_gallery.utils import get_md5sum
+
+logger = logging.getLogger(__name__)
+
+# What sphinx-gallery writes next to the copy of an example <name>.py (images aside). The copy
+# itself goes last: it is how a leftover is recognised, so an interrupted clean-up resumes.
+GENERATED_SUFFIXES = (".rst", ".ipynb", ".zip", ".codeobj.json", ".cost.json", ".py.md5", ".py")
+
+
+def _as_list(value: str | list[str]) -> list[str]:
+    return value if isinstance(value, list) else [value]
+
+
+def sync_galleries(app: Sphinx) -> None:
+    conf = app.config.sphinx_gallery_conf
+    for examples, gallery in zip(_as_list(conf["examples_dirs"]), _as_list(conf["gallery_dirs"])):
+        sync_gallery(Path(app.srcdir, examples), Path(app.srcdir, gallery), Path(app.srcdir))
+
+
+def sync_gallery(examples: Path, gallery: Path, root: Path) -> None:
+    """Sync one generated folder with its examples folder, then its sub-galleries."""
+    if not gallery.is_dir():
+        return
+    for copy in sorted(gallery.glob("*.py")):
+        source = examples / copy.name
+        if source.is_file():
+            forget_checksum_unless_current(source, copy)
+        else:
+            remove_generated(gallery, copy.stem)
+            logger.info("removed the generated pages of %s: the example no longer exists",
+                        os.path.relpath(source, root))
+    for sub in sorted(p for p in gallery.iterdir() if p.is_dir() and p.name != "images"):
+        if (examples / sub.name).is_dir():
+            sync_gallery(examples / sub.name, sub, root)
+        elif (sub / "index.rst").is_file():  # a sub-gallery sphinx-gallery generated, nothing else
+            shutil.rmtree(sub)
+            logger.info("removed %s/: its examples folder %s/ no longer exists",
+                        os.path.relpath(sub, root), os.path.relpath(examples / sub.name, root))
+
+
+def forget_checksum_unless_current(source: Path, copy: Path) -> None:
+    """Delete the checksum of an example that will run: only a successful run writes it back."""
+    checksum = copy.with_name(copy.name + ".md5")
+    if not checksum.is_file():
+        return
+    page = copy.with_suffix(".rst")
+    if not page.is_file() or checksum.read_text() != get_md5sum(source, mode="t"):
+        checksum.unlink()
+
+
+def remove_generated(gallery: Path, stem: str) -> None:
+    """Remove what sphinx-gallery generated in ``gallery`` for the example ``<stem>.py``."""
+    images = re.compile(rf"sphx_glr_{re.escape(stem)}_(\d+|thumb)\.\w+")
+    for folder in (gallery / "images", gallery / "images" / "thumb"):
+        if folder.is_dir():
+            for image in folder.iterdir():
+                if images.fullmatch(image.name):
+                    image.unlink()
+    for suffix in GENERATED_SUFFIXES:
+        gallery.joinpath(stem + suffix).unlink(missing_ok=True)
+
+
+def setup(app: Sphinx) -> dict:
+    # After sphinx-gallery completes its configuration (priority 10), before it runs (500).
+    app.connect("builder-inited", sync_galleries, priority=400)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}
