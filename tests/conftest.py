@@ -108,7 +108,8 @@ def gallery_only_copy(name: str, examples: dict[str, str]) -> Path:
     """
     src = copy_sources(fresh_dir(name) / "src")
     shutil.rmtree(src / "guides")
-    for path in (src / "examples").glob("*.py"):
+    (src / "404.md").unlink()  # it links the guides
+    for path in (src / "examples").rglob("*.py"):  # the Flyte 2 ones in examples/flyte2/ too
         path.unlink()
     (src / "index.md").write_text("# Gallery only\n\n```{toctree}\nauto_examples/index\n```\n")
     for relpath, text in examples.items():

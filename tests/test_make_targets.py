@@ -186,7 +186,7 @@ def test_make_example_without_a_matching_example_fails_in_one_line(pattern, mess
 def test_make_example_accepts_a_pattern_matching_only_a_sub_gallery_example():
     """SPHINX=echo: the pattern check runs for real, the build is only printed."""
     src = copy_sources(fresh_dir("example-pattern") / "src")
-    (src / "examples" / "flyte2").mkdir()
+    (src / "examples" / "flyte2").mkdir(exist_ok=True)
     (src / "examples" / "flyte2" / "only_in_a_subfolder.py").write_text("")
 
     result = run_make(src, "example", "EXAMPLE=only_in_a_sub|no_such_name", "SPHINX=echo")
