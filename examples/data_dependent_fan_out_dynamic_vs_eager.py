@@ -96,8 +96,9 @@ async def grow_until(target: float, start_trees: int = 4) -> list[int]:
         raise click.BadParameter(f"must be in (0, 1], got {target}",
                                  param_hint="'--target'")
     if not 1 <= start_trees <= MAX_TREES:
-        raise click.BadParameter(f"must be between 1 and {MAX_TREES}, got {start_trees}",
-                                 param_hint="'--start_trees'")
+        raise click.BadParameter(
+            f"must be between 1 and {MAX_TREES}, got {start_trees}",
+            param_hint="'--start_trees'")
     tried = []
     n_trees = start_trees
     while n_trees <= MAX_TREES:
