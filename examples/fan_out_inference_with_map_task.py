@@ -58,7 +58,7 @@ from typing import NamedTuple, Optional
 
 import click
 import numpy as np
-from flytekit import ImageSpec, map_task, task, workflow
+from flytekit import ImageSpec, Resources, map_task, task, workflow
 from sklearn.datasets import load_digits
 from sklearn.svm import SVC
 
@@ -155,7 +155,8 @@ def summarize(results: list[Optional[BatchResult]]) -> Report:
 # ---------------------
 # ``functools.partial`` binds the model: every batch gets the same model, and only
 # ``images`` and ``labels`` are mapped. Mapped lists must have the same length (one
-# element per batch). Because ``min_success_ratio`` is below 1, the map task's output is
+# element per batch). ``with_overrides`` sets what EACH batch's pod asks for. Because
+# ``min_success_ratio`` is below 1, the map task's output is
 # ``list[Optional[BatchResult]]``, and ``summarize`` must accept exactly that type.
 @workflow
 def batch_inference(
@@ -168,7 +169,8 @@ def batch_inference(
         concurrency=CONCURRENCY,
         min_success_ratio=MIN_SUCCESS_RATIO,
     )
-    results = score_all(images=batches.images, labels=batches.labels)
+    results = score_all(images=batches.images, labels=batches.labels).with_overrides(
+        requests=Resources(cpu="1", mem="1Gi"), limits=Resources(cpu="1", mem="1Gi"))
     return results, summarize(results=results)
 
 
@@ -254,6 +256,9 @@ if __name__ == "__main__":
     idl = array_node.to_flyte_idl()
     print(f"array node parallelism (concurrency): {idl.parallelism}")
     print(f"array node bound inputs: {sorted(idl.bound_inputs)}")
+    item = idl.node.task_node.overrides.resources  # applied to every item's pod
+    asks = ", ".join(r.value for r in item.requests)
+    print(f"each item requests (cpu, memory): {asks}")
     # Decoded from the bytes registration sends: the ratio travels as a 32-bit float.
     ratio_sent = type(idl).FromString(idl.SerializeToString()).min_success_ratio
     print(f"array node min_success_ratio, as sent to the cluster: {ratio_sent!r}")
@@ -338,19 +343,19 @@ def pod_minutes(items: int, batch_size: int, seconds_per_item: float,
 
 def fastest_batch_size(items: int, seconds_per_item: float, start_up_s: float,
                        concurrency: int, launch_rate_per_s: float) -> int:
-    """The batch size with the shortest wall time (the larger one on a tie).
+    """The batch size with the shortest wall time, the larger one on a tie.
 
-    More than one round of tasks is never faster, so the batch fills ``concurrency`` at
-    most once; when launching dominates, ``sqrt(items / (rate * seconds_per_item))``
-    balances the launch spread against the batch's own run time.
+    Only batch sizes that run in one round (at most ``concurrency`` tasks) are tried:
+    more rounds repeat the start-up. Each task count gets its smallest batch.
     """
-    one_round = math.ceil(items / concurrency)
-    balance = math.sqrt(items / (launch_rate_per_s * seconds_per_item))
-    candidates = {one_round, math.floor(balance), math.ceil(balance), items}
-    candidates = {b for b in candidates if one_round <= b <= items}
-    return min(candidates, key=lambda b: (
-        wall_time_s(items, b, seconds_per_item, start_up_s, concurrency,
-                    launch_rate_per_s), -b))
+    best_batch, best_wall = items, math.inf
+    for tasks in range(1, min(items, concurrency) + 1):
+        batch = math.ceil(items / tasks)
+        wall = wall_time_s(items, batch, seconds_per_item, start_up_s, concurrency,
+                           launch_rate_per_s)
+        if wall < best_wall:
+            best_batch, best_wall = batch, wall
+    return best_batch
 
 
 def batch_size_to_use(items: int, seconds_per_item: float, start_up_s: float,
