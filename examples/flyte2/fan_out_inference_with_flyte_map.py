@@ -255,11 +255,10 @@ if __name__ == "__main__":
         template = spec.task_template
         requests = MessageToDict(template.container.resources)["requests"]
         resources = {r["name"]: r["value"] for r in requests}
-        print(f"task spec {spec.short_name}: type {template.type!r}, "
-              f"environment {spec.environment.name!r}")
+        print(f"task spec {spec.short_name}, environment: {spec.environment.name}")
         inputs = [v.key for v in template.interface.inputs.variables]
-        print(f"task spec {spec.short_name}: inputs {inputs}")
-        print(f"task spec {spec.short_name}: requests {resources}")
+        print(f"task spec {spec.short_name}, inputs: {inputs}")
+        print(f"task spec {spec.short_name}, requests: {resources}")
 
 # %%
 # .. _parallelism-flyte2-figure:
