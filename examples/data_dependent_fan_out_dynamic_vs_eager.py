@@ -3,11 +3,11 @@ When the graph depends on data: @dynamic or @eager
 ==================================================
 
 Two ways to let data decide which tasks run. A ``@dynamic`` workflow builds its graph
-from its *inputs*: here, one training task per tree count in a list. An ``@eager``
-workflow runs plain async Python and sees each task's *result*: here, it doubles the
-forest until held-out accuracy reaches a target, so the number of tasks depends on what
-the tasks return. The same loop in ``@dynamic`` raises. Runs locally in a few seconds.
-The question behind it: :ref:`guide-parallelism`.
+from its *inputs*: here, a list of model names decides which training task runs for
+each. An ``@eager`` workflow runs plain async Python and sees each task's *result*:
+here, it doubles a forest until held-out accuracy reaches a target, so the number of
+tasks depends on what the tasks return. The same loop in ``@dynamic`` raises. Runs
+locally in a few seconds. The question behind it: :ref:`guide-parallelism`.
 
 .. admonition:: Run it
    :class: run-it
@@ -39,22 +39,23 @@ The question behind it: :ref:`guide-parallelism`.
 # %%
 # .. _parallelism-dynamic-eager-tasks:
 #
-# One task, two ways to fan out
-# -----------------------------
-# ``train_forest`` fits a random forest with ``n_trees`` trees on the first 1,500 digit
-# images and returns its accuracy on the other 297. ``sweep`` is a ``@dynamic``
-# workflow: when it runs, its body sees real input values (the list), calls
-# ``train_forest`` once per entry and returns the promises; on a cluster that body runs
-# in a pod of its own and hands the graph it built to Flyte. ``grow_until`` is
-# ``@eager``: an ``async`` function in which each task call returns the task's real
-# output, so a ``while`` loop can stop on it. On a cluster, each call becomes an
-# execution of its own.
+# Two training tasks, two ways to fan out
+# ---------------------------------------
+# ``train_forest`` and ``train_svc`` fit a model on the first 1,500 digit images and
+# return its accuracy on the other 297. ``compare`` is a ``@dynamic`` workflow: when it
+# runs, its body sees the real list of model names and calls the matching task for each
+# (``forest-16`` is a 16-tree forest, ``svc`` a support-vector classifier); on a cluster
+# that body runs in a pod of its own and hands the graph it built to Flyte.
+# ``grow_until`` is ``@eager``: an ``async`` function in which each task call returns
+# the task's real output, so a ``while`` loop can stop on it. On a cluster, each call
+# becomes an execution of its own.
 import os
 
 import click
-from flytekit import ImageSpec, dynamic, eager, task, workflow
+from flytekit import ImageSpec, dynamic, eager, map_task, task, workflow
 from sklearn.datasets import load_digits
 from sklearn.ensemble import RandomForestClassifier
+from sklearn.svm import SVC
 
 image = ImageSpec(
     name="workflow-structure-examples",
@@ -66,26 +67,45 @@ N_TRAIN = 1500
 MAX_TREES = 512  # an upper bound: a forest this size already takes seconds to fit
 
 
+def held_out_accuracy(model) -> float:
+    digits = load_digits()
+    model.fit(digits.data[:N_TRAIN], digits.target[:N_TRAIN])
+    return float(model.score(digits.data[N_TRAIN:], digits.target[N_TRAIN:]))
+
+
 @task(container_image=image)
 def train_forest(n_trees: int) -> float:
     if not 1 <= n_trees <= MAX_TREES:
         raise click.BadParameter(f"must be between 1 and {MAX_TREES}, got {n_trees}",
                                  param_hint="'--n_trees'")
-    digits = load_digits()
     forest = RandomForestClassifier(n_estimators=n_trees, random_state=0)
-    forest.fit(digits.data[:N_TRAIN], digits.target[:N_TRAIN])
-    return float(forest.score(digits.data[N_TRAIN:], digits.target[N_TRAIN:]))
+    return held_out_accuracy(forest)
+
+
+@task(container_image=image)
+def train_svc() -> float:
+    return held_out_accuracy(SVC(gamma=0.001))
 
 
 @dynamic(container_image=image)
-def sweep(tree_counts: list[int]) -> list[float]:
-    # The list is a real value here: the graph's shape comes from the input.
-    return [train_forest(n_trees=n) for n in tree_counts]
+def compare(models: list[str]) -> list[float]:
+    # The list is a real value here: the input decides which task runs for each entry.
+    scores = []
+    for name in models:
+        if name == "svc":
+            scores.append(train_svc())
+        elif name.startswith("forest-") and name[7:].isdigit():
+            scores.append(train_forest(n_trees=int(name[7:])))
+        else:
+            raise click.BadParameter(
+                f"expected 'svc' or 'forest-<trees>', got {name!r}",
+                param_hint="'--models'")
+    return scores
 
 
 @workflow
-def sweep_forests(tree_counts: list[int] = [4, 16, 64]) -> list[float]:
-    return sweep(tree_counts=tree_counts)
+def compare_models(models: list[str] = ["forest-4", "forest-64", "svc"]) -> list[float]:
+    return compare(models=models)
 
 
 # deck_fields=(): no dependency report, which runs `pip list` on every call (a second)
@@ -131,20 +151,34 @@ def grow_until_in_dynamic(target: float, start_trees: int = 4) -> int:
 
 
 # %%
+# .. _parallelism-nesting:
+#
+# Nesting: a map task inside @dynamic
+# -----------------------------------
+# A ``@dynamic`` body may contain a ``map_task``: here the sizes come from the input.
+# The other way round is refused: ``map_task`` maps plain tasks only, so mapping a
+# ``@dynamic``, ``@eager`` or ``@workflow`` raises when the map task is defined.
+@dynamic(container_image=image)
+def forests_up_to(max_trees: int) -> list[float]:
+    sizes = [2**k for k in range(1, max_trees.bit_length())]
+    return map_task(train_forest)(n_trees=sizes)
+
+
+# %%
 # .. _parallelism-dynamic-eager-run:
 #
-# Run both
+# Run them
 # --------
-# Locally both run in this process, one task after another. ``sweep`` trains exactly the
-# forests its input lists. ``grow_until`` trains as many as it needs to reach the
-# target, a number nobody knew when the run started.
+# Locally everything runs in this process, one task after another. ``compare`` trains
+# exactly the models its input names. ``grow_until`` trains as many forests as it needs
+# to reach the target, a number nobody knew when the run started.
 if __name__ == "__main__":
-    counts = [4, 16, 64]
-    accuracies = sweep_forests(tree_counts=counts)
-    print(f"dynamic sweep, tree counts from the input: {counts}")
-    print(f"dynamic sweep, accuracies: {[round(a, 3) for a in accuracies]}")
-
     import asyncio
+
+    models = ["forest-4", "forest-64", "svc"]
+    scores = compare_models(models=models)
+    print(f"dynamic compare, tasks from the input: {models}")
+    print(f"dynamic compare, accuracies: {[round(a, 3) for a in scores]}")
 
     target = 0.92
     tried = asyncio.run(grow_until(target=target))
@@ -157,6 +191,15 @@ if __name__ == "__main__":
     except ValueError as exc:
         reason = str(exc).split("\n")[1].strip().split(",")[0]
         print(f"dynamic with a branch on a task result: ValueError, {reason}")
+
+    nested = forests_up_to(max_trees=16)
+    print(f"map_task inside dynamic, forests up to 16 trees: {len(nested)} accuracies")
+    for target_entity in (compare, grow_until):
+        try:
+            map_task(target_entity)
+            print(f"map_task over {target_entity.name.rsplit('.', 1)[-1]}: accepted")
+        except ValueError:
+            print(f"map_task over {target_entity.name.rsplit('.', 1)[-1]}: ValueError")
 
 # %%
 # .. _parallelism-dynamic-eager-compiled:
@@ -178,7 +221,7 @@ if __name__ == "__main__":
     default = ImageConfig.auto_default_image().default_image
     settings = SerializationSettings(
         image_config=ImageConfig(default_image=default, images=[ours]))
-    for entity in (sweep, grow_until):
+    for entity in (compare, grow_until):
         spec = get_serializable(OrderedDict(), settings, entity)
         name = entity.name.rsplit(".", 1)[-1]
         eager_flag = spec.template.metadata.is_eager
@@ -190,22 +233,26 @@ if __name__ == "__main__":
 #
 # What each one trained
 # ---------------------
-# Accuracy against forest size: the sweep's three points were fixed by its input; the
-# eager loop's points stop where the accuracy first reached the target.
+# Accuracy against forest size: the ``@dynamic`` run's models were fixed by its input;
+# the ``@eager`` loop's forests stop where the accuracy first reached the target.
 if __name__ == "__main__":
     import matplotlib.pyplot as plt
 
     eager_acc = [train_forest(n_trees=n) for n in tried]
-    fig, ax = plt.subplots(figsize=(7.4, 3.6))
-    ax.plot(counts, accuracies, "s", color="tab:blue", markersize=9,
-            label="@dynamic sweep: counts from the input")
+    forest_sizes = [int(m[7:]) for m in models if m.startswith("forest-")]
+    forest_acc = [a for m, a in zip(models, scores) if m.startswith("forest-")]
+    fig, ax = plt.subplots(figsize=(7.4, 3.8))
+    ax.plot(forest_sizes, forest_acc, "s", color="tab:blue", markersize=9,
+            label="@dynamic compare: forests named in the input")
+    ax.axhline(scores[models.index("svc")], color="tab:blue", linestyle="--",
+               label="@dynamic compare: svc")
     ax.plot(tried, eager_acc, "o-", color="tab:orange",
             label="@eager loop: stops on a result")
     ax.axhline(target, color="grey", linestyle=":", label=f"target {target}")
+    ticks = sorted(set(forest_sizes) | set(tried))
     ax.set(xscale="log", xlabel="trees in the forest", ylabel="held-out accuracy")
-    ax.set_xticks(sorted(set(counts) | set(tried)),
-                  [str(n) for n in sorted(set(counts) | set(tried))])
-    ax.set_title("Which forests each workflow trained")
+    ax.set_xticks(ticks, [str(n) for n in ticks])
+    ax.set_title("Which models each workflow trained")
     ax.legend(loc="lower right")
     fig.tight_layout()
     plt.show()

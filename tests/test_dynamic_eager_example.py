@@ -30,9 +30,31 @@ def accuracy(example, n_trees: int) -> float:
 
 # --- @dynamic: the shape comes from the input -------------------------------------------------
 
-@pytest.mark.parametrize("counts", [[4], [2, 8, 32], [16, 4]])
-def test_dynamic_sweep_trains_one_forest_per_listed_count(example, counts):
-    assert example.sweep_forests(tree_counts=counts) == [accuracy(example, n) for n in counts]
+@pytest.mark.parametrize("models", [["svc"], ["forest-2", "forest-8", "svc"], ["forest-16"]])
+def test_dynamic_compare_runs_the_task_each_input_names(example, models):
+    expected = [example.train_svc() if m == "svc" else accuracy(example, int(m[7:]))
+                for m in models]
+    assert example.compare_models(models=models) == expected
+
+
+def test_dynamic_compare_rejects_an_unknown_model_name():
+    run = run_pyflyte(STEM, "compare_models", "--models", '["forest-4", "knn"]')
+    assert run.returncode == 2
+    output = run.stdout + run.stderr
+    assert "Invalid value for '--models': expected 'svc' or 'forest-<trees>', got 'knn'" in output
+    assert "Traceback" not in output
+
+
+def test_a_map_task_inside_dynamic_runs_and_mapping_a_dynamic_or_eager_raises(
+        example, standalone_runs):
+    assert example.forests_up_to(max_trees=16) == [accuracy(example, n) for n in (2, 4, 8, 16)]
+    for entity in (example.compare, example.grow_until):
+        with pytest.raises(ValueError, match="not @dynamic or @eager"):
+            example.map_task(entity)
+    lines = page_lines(standalone_runs)
+    assert lines["map_task over compare"] == "ValueError"
+    assert lines["map_task over grow_until"] == "ValueError"
+    assert lines["map_task inside dynamic, forests up to 16 trees"] == "4 accuracies"
 
 
 def test_dynamic_cannot_branch_on_a_task_result(example):
@@ -62,7 +84,7 @@ def test_page_shows_the_result_driven_shape(example, standalone_runs):
     tried = asyncio.run(example.grow_until(target=0.92))
     assert lines["eager grow_until 0.92, forests trained"] == str(tried)
     assert lines["eager grow_until 0.92, tasks run"] == str(len(tried))
-    assert lines["dynamic sweep, tree counts from the input"] == "[4, 16, 64]"
+    assert lines["dynamic compare, tasks from the input"] == "['forest-4', 'forest-64', 'svc']"
     assert lines["dynamic with a branch on a task result"] == (
         "ValueError, Cannot perform truth value testing")
 
@@ -72,12 +94,13 @@ def test_page_shows_the_result_driven_shape(example, standalone_runs):
 def test_dynamic_and_eager_register_as_tasks_and_only_eager_is_flagged(example, standalone_runs):
     """Registration compiles neither body: both are python-task templates; is_eager marks
     the one a cluster runs as an eager workflow."""
-    sweep, eager = compile_task(example, example.sweep), compile_task(example, example.grow_until)
+    sweep = compile_task(example, example.compare)
+    eager = compile_task(example, example.grow_until)
     assert sweep.template.type == eager.template.type == "python-task"
     assert (sweep.template.metadata.is_eager, eager.template.metadata.is_eager) == (False, True)
     lines = page_lines(standalone_runs)
     assert lines["registered grow_until"] == "task type 'python-task', eager True"
-    assert lines["registered sweep"] == "task type 'python-task', eager False"
+    assert lines["registered compare"] == "task type 'python-task', eager False"
 
 
 # --- the shown command and bad inputs -----------------------------------------------------------
