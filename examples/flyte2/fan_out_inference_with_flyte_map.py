@@ -246,10 +246,16 @@ if __name__ == "__main__":
     from google.protobuf.json_format import MessageToDict
     from flyte.models import SerializationContext
 
+    import inspect
+    import sys
     from pathlib import Path
 
+    # A spec names each task's module by its file. The docs build and notebooks run this
+    # code in a module without a file, so point that module at this script first.
+    script = Path(inspect.getsourcefile(score_batch.func)).resolve()
+    vars(sys.modules[score_batch.func.__module__]).setdefault("__file__", str(script))
     context = SerializationContext(version="offline", project="p", domain="d",
-                                   root_dir=Path(__file__).resolve().parent)
+                                   root_dir=script.parent)
     for task in (batch_inference, score_batch):
         spec = translate_task_to_wire(task, context)
         template = spec.task_template
