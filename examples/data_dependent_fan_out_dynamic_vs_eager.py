@@ -187,10 +187,10 @@ if __name__ == "__main__":
 
     try:
         grow_until_in_dynamic(target=target)
-        print("dynamic with a branch on a task result: ran")
+        print("dynamic with an if on a task result: ran")
     except ValueError as exc:
         reason = str(exc).split("\n")[1].strip().split(",")[0]
-        print(f"dynamic with a branch on a task result: ValueError, {reason}")
+        print(f"dynamic with an if on a task result: ValueError, {reason}")
 
     nested = forests_up_to(max_trees=16)
     print(f"map_task inside dynamic, forests up to 16 trees: {len(nested)} accuracies")

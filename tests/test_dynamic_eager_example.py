@@ -85,7 +85,7 @@ def test_page_shows_the_result_driven_shape(example, standalone_runs):
     assert lines["eager grow_until 0.92, forests trained"] == str(tried)
     assert lines["eager grow_until 0.92, tasks run"] == str(len(tried))
     assert lines["dynamic compare, tasks from the input"] == "['forest-4', 'forest-64', 'svc']"
-    assert lines["dynamic with a branch on a task result"] == (
+    assert lines["dynamic with an if on a task result"] == (
         "ValueError, Cannot perform truth value testing")
 
 
