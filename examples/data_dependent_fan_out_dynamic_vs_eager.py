@@ -252,6 +252,7 @@ if __name__ == "__main__":
     ticks = sorted(set(forest_sizes) | set(tried))
     ax.set(xscale="log", xlabel="trees in the forest", ylabel="held-out accuracy")
     ax.set_xticks(ticks, [str(n) for n in ticks])
+    ax.minorticks_off()
     ax.set_title("Which models each workflow trained")
     ax.legend(loc="lower right")
     fig.tight_layout()
