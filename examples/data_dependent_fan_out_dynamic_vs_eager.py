@@ -26,14 +26,14 @@ locally in a few seconds. The question behind it: :ref:`guide-parallelism`.
    .. code-block:: sh
       :caption: Run the workflow with your own inputs
 
-      pyflyte run examples/data_dependent_fan_out_dynamic_vs_eager.py grow_until \\
-          --target 0.9
+      pyflyte run examples/data_dependent_fan_out_dynamic_vs_eager.py \\
+          compare_models --models '["forest-8", "svc"]'
 
    .. code-block:: sh
       :caption: Run it on a Flyte cluster (builds the image with your Docker)
 
       pyflyte run --remote examples/data_dependent_fan_out_dynamic_vs_eager.py \\
-          grow_until --target 0.9
+          compare_models --models '["forest-8", "svc"]'
 """
 
 # %%
@@ -172,6 +172,13 @@ def forests_up_to(max_trees: int) -> list[float]:
 # Locally everything runs in this process, one task after another. ``compare`` trains
 # exactly the models its input names. ``grow_until`` trains as many forests as it needs
 # to reach the target, a number nobody knew when the run started.
+#
+# The eager task runs on its own too, with your target:
+#
+# .. code-block:: sh
+#
+#    pyflyte run examples/data_dependent_fan_out_dynamic_vs_eager.py grow_until \
+#        --target 0.9
 if __name__ == "__main__":
     import asyncio
 

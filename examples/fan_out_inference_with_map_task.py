@@ -34,7 +34,7 @@ The question behind it: :ref:`guide-parallelism`. (Flyte 2 twin:
       :caption: Run it on a Flyte cluster (builds the image with your Docker)
 
       pyflyte run --remote examples/fan_out_inference_with_map_task.py \\
-          batch_inference --n_batches 16
+          batch_inference --n_batches 10 --failing_batch 7
 """
 
 # %%

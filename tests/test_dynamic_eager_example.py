@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -22,6 +23,13 @@ def page_lines(standalone_runs) -> dict[str, str]:
     run = standalone_runs(STEM)
     assert run.returncode == 0, run.stderr[-3000:]
     return dict(line.split(": ", 1) for line in run.stdout.splitlines() if ": " in line)
+
+
+def run_eager(eager_task, **inputs):
+    """Run an @eager workflow as the example does (asyncio.run), in a thread of its own:
+    other tests (Playwright's sync API) may leave an event loop running in this one."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, eager_task(**inputs)).result()
 
 
 def accuracy(example, n_trees: int) -> float:
@@ -67,7 +75,7 @@ def test_dynamic_cannot_branch_on_a_task_result(example):
 
 @pytest.mark.parametrize("target", [0.5, 0.85, 0.92])
 def test_eager_trains_until_the_target_and_no_further(example, target):
-    tried = asyncio.run(example.grow_until(target=target))
+    tried = run_eager(example.grow_until, target=target)
     accuracies = [accuracy(example, n) for n in tried]
     assert tried == [4 * 2**i for i in range(len(tried))], "doubles from 4"
     assert accuracies[-1] >= target
@@ -75,13 +83,13 @@ def test_eager_trains_until_the_target_and_no_further(example, target):
 
 
 def test_eager_stops_at_the_tree_limit_when_the_target_is_out_of_reach(example):
-    tried = asyncio.run(example.grow_until(target=1.0))
+    tried = run_eager(example.grow_until, target=1.0)
     assert tried[-1] == example.MAX_TREES
 
 
 def test_page_shows_the_result_driven_shape(example, standalone_runs):
     lines = page_lines(standalone_runs)
-    tried = asyncio.run(example.grow_until(target=0.92))
+    tried = run_eager(example.grow_until, target=0.92)
     assert lines["eager grow_until 0.92, forests trained"] == str(tried)
     assert lines["eager grow_until 0.92, tasks run"] == str(len(tried))
     assert lines["dynamic compare, tasks from the input"] == "['forest-4', 'forest-64', 'svc']"

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import importlib.util
 import logging
 import re
 import sys
@@ -20,31 +19,23 @@ from flyte._internal.runtime.task_serde import translate_task_to_wire
 from flyte.models import SerializationContext
 from google.protobuf.json_format import MessageToDict
 
+from compiled import load_example
 from conftest import ROOT, run_example
 
-SCRIPT = ROOT / "examples" / "flyte2" / "fan_out_inference_with_flyte_map.py"
+NAME = "flyte2/fan_out_inference_with_flyte_map"
+SCRIPT = ROOT / "examples" / f"{NAME}.py"
 FLYTE = str(Path(sys.executable).parent / "flyte")
-
-
-def load_flyte2_example(path: Path):
-    """Import a Flyte 2 example without running its __main__ block (a shared helper could
-    live beside compiled.load_example)."""
-    spec = importlib.util.spec_from_file_location(path.stem, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[path.stem] = module  # flyte resolves tasks through their module
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")
 def example():
     flyte.init(log_level=logging.CRITICAL)  # the failing batches are expected
-    return load_flyte2_example(SCRIPT)
+    return load_example(NAME)
 
 
 @pytest.fixture(scope="module")
-def page(tmp_path_factory):
-    run = run_example(SCRIPT)
+def page(standalone_runs):
+    run = standalone_runs(NAME)
     assert run.returncode == 0, run.stderr[-3000:]
     return dict(line.split(": ", 1) for line in run.stdout.splitlines() if ": " in line)
 

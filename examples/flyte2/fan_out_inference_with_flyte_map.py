@@ -32,7 +32,7 @@ seconds. The question behind it: :ref:`guide-parallelism`.
       :caption: Run it on a Flyte 2 cluster (after `flyte create config`)
 
       flyte run examples/flyte2/fan_out_inference_with_flyte_map.py \\
-          batch_inference --n_batches 16
+          batch_inference --n_batches 10 --failing_batch 7
 """
 
 # %%
