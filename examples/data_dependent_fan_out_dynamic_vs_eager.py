@@ -1,4 +1,4 @@
-"""
+r"""
 When the graph depends on data: @dynamic or @eager
 ==================================================
 
@@ -15,7 +15,7 @@ locally in a few seconds. The question behind it: :ref:`guide-parallelism`.
    .. code-block:: sh
       :caption: Install (Python 3.11 or newer)
 
-      pip install flytekit==1.16.31 scikit-learn==1.9.1 matplotlib==3.11.2 \\
+      pip install flytekit==1.16.31 scikit-learn==1.9.1 matplotlib==3.11.2 \
           click==8.5.1
 
    .. code-block:: sh
@@ -26,13 +26,13 @@ locally in a few seconds. The question behind it: :ref:`guide-parallelism`.
    .. code-block:: sh
       :caption: Run the workflow with your own inputs
 
-      pyflyte run examples/data_dependent_fan_out_dynamic_vs_eager.py \\
+      pyflyte run examples/data_dependent_fan_out_dynamic_vs_eager.py \
           compare_models --models '["forest-8", "svc"]'
 
    .. code-block:: sh
       :caption: Run it on a Flyte cluster (builds the image with your Docker)
 
-      pyflyte run --remote examples/data_dependent_fan_out_dynamic_vs_eager.py \\
+      pyflyte run --remote examples/data_dependent_fan_out_dynamic_vs_eager.py \
           compare_models --models '["forest-8", "svc"]'
 """
 
@@ -42,7 +42,9 @@ locally in a few seconds. The question behind it: :ref:`guide-parallelism`.
 # Two training tasks, two ways to fan out
 # ---------------------------------------
 # ``train_forest`` and ``train_svc`` fit a model on the first 1,500 digit images and
-# return its accuracy on the other 297. ``compare`` is a ``@dynamic`` workflow: when it
+# return its accuracy on the other 297.
+#
+# ``compare`` is a ``@dynamic`` workflow: when it
 # runs, its body sees the real list of model names and calls the matching task for each
 # (``forest-16`` is a 16-tree forest, ``svc`` a support-vector classifier); on a cluster
 # that body runs in a pod of its own and hands the graph it built to Flyte.

@@ -1,4 +1,4 @@
-"""
+r"""
 Fan out batch inference with map_task and survive one bad batch
 ===============================================================
 
@@ -16,7 +16,7 @@ The question behind it: :ref:`guide-parallelism`. (Flyte 2 twin:
    .. code-block:: sh
       :caption: Install (Python 3.11 or newer)
 
-      pip install flytekit==1.16.31 scikit-learn==1.9.1 matplotlib==3.11.2 \\
+      pip install flytekit==1.16.31 scikit-learn==1.9.1 matplotlib==3.11.2 \
           numpy==2.4.6 click==8.5.1
 
    .. code-block:: sh
@@ -27,13 +27,13 @@ The question behind it: :ref:`guide-parallelism`. (Flyte 2 twin:
    .. code-block:: sh
       :caption: Run the workflow with your own inputs
 
-      pyflyte run examples/fan_out_inference_with_map_task.py batch_inference \\
+      pyflyte run examples/fan_out_inference_with_map_task.py batch_inference \
           --n_batches 10 --failing_batch 7
 
    .. code-block:: sh
       :caption: Run it on a Flyte cluster (builds the image with your Docker)
 
-      pyflyte run --remote examples/fan_out_inference_with_map_task.py \\
+      pyflyte run --remote examples/fan_out_inference_with_map_task.py \
           batch_inference --n_batches 10 --failing_batch 7
 """
 
@@ -406,10 +406,8 @@ if __name__ == "__main__":
 #
 # Figures: the local run, and the model
 # -------------------------------------
-# First figure: when each batch was scored in the local run above (measured). Second:
-# the model's wall time and pod-minutes against the batch size. The dashed curve is the
-# same ``concurrency`` 1,000 on a cluster that launches only 2.5 pods a second; circles
-# mark the batch size the rule picks.
+# First figure: when each batch was scored in the local run above (measured), one after
+# another although ``concurrency`` is 4.
 if __name__ == "__main__":
     import matplotlib.pyplot as plt
 
@@ -428,7 +426,12 @@ if __name__ == "__main__":
     fig.tight_layout()
     plt.show()
 
-# sphinx_gallery_thumbnail_number = 2
+# %%
+# .. _parallelism-model-figure:
+#
+# Second figure: the model's wall time (top) and pod-minutes (bottom) against the batch
+# size. The dashed curve is the same ``concurrency`` 1,000 on a cluster that launches
+# only 2.5 pods a second; circles mark the batch size the rule picks.
 if __name__ == "__main__":
     sizes = sorted({round(10 ** (k / 40)) for k in range(0, 40 * 6 + 26)})
     sizes = [b for b in sizes if b <= MODEL_INPUTS["items"]]
@@ -461,3 +464,5 @@ if __name__ == "__main__":
                  f"each, {m['start_up_s']:g} s start-up per task")
     fig.tight_layout()
     plt.show()
+
+# sphinx_gallery_thumbnail_number = 2

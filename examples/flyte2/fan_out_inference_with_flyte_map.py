@@ -1,4 +1,4 @@
-"""
+r"""
 Fan out batch inference with flyte.map and asyncio.gather
 =========================================================
 
@@ -25,13 +25,13 @@ seconds. The question behind it: :ref:`guide-parallelism`.
    .. code-block:: sh
       :caption: Run the workflow with your own inputs
 
-      flyte run --local examples/flyte2/fan_out_inference_with_flyte_map.py \\
+      flyte run --local examples/flyte2/fan_out_inference_with_flyte_map.py \
           batch_inference --n_batches 10 --failing_batch 7
 
    .. code-block:: sh
       :caption: Run it on a Flyte 2 cluster (after `flyte create config`)
 
-      flyte run examples/flyte2/fan_out_inference_with_flyte_map.py \\
+      flyte run examples/flyte2/fan_out_inference_with_flyte_map.py \
           batch_inference --n_batches 10 --failing_batch 7
 """
 
