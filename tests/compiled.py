@@ -11,6 +11,7 @@ import importlib.util
 import sys
 from collections import OrderedDict
 from functools import cache
+from pathlib import Path
 from types import ModuleType
 
 from flytekit import ImageSpec
@@ -26,10 +27,16 @@ from conftest import ROOT
 def load_example(name: str) -> ModuleType:
     """Import examples/<name>.py (``name`` may be ``flyte2/<file>``) without running its
     __main__ block."""
-    module_name = name.replace("/", ".")
-    spec = importlib.util.spec_from_file_location(module_name, ROOT / "examples" / f"{name}.py")
+    # Under its file name, as `python examples/<name>.py` would import it: both SDKs find a
+    # task's module by that name in sys.modules (a dotted "flyte2.<stem>" makes the flyte SDK
+    # try to import a package flyte2). Twin examples therefore need different file names.
+    module_name = Path(name).name
+    loaded = sys.modules.get(module_name)
+    path = ROOT / "examples" / f"{name}.py"
+    assert loaded is None or Path(loaded.__file__) == path, f"two examples named {module_name}"
+    spec = importlib.util.spec_from_file_location(module_name, path)
     module = importlib.util.module_from_spec(spec)
-    sys.modules[module_name] = module  # flytekit resolves task names through sys.modules
+    sys.modules[module_name] = module
     spec.loader.exec_module(module)
     return module
 

@@ -270,8 +270,7 @@ def local_and_remote(example: Path) -> tuple[list[str], list[str]]:
 
 @examples
 def test_run_it_names_a_real_entry_point_and_its_inputs(example):
-    """The local command runs a workflow (Flyte 1) or task (Flyte 2) the file defines, with
-    inputs it has; the cluster command runs the same thing with the same inputs."""
+    """The local command runs a workflow or task the file defines, with inputs it has; the cluster command runs the same thing with the same inputs."""
     path = example.relative_to(ROOT).as_posix()
     local, remote = local_and_remote(example)
     if is_flyte2(example):
@@ -287,9 +286,10 @@ def test_run_it_names_a_real_entry_point_and_its_inputs(example):
         assert local[:3] == ["pyflyte", "run", path], local
         assert remote[:4] == ["pyflyte", "run", "--remote", path] and remote[4:] == local[3:], remote
         entry, args = local[3], local[4:]
-        workflow = getattr(load_example(example_name(example)), entry, None)
-        assert isinstance(workflow, WorkflowBase), f"{entry} is not a workflow in {path}"
-        inputs = set(workflow.python_interface.inputs)
+        runnable = getattr(load_example(example_name(example)), entry, None)
+        # pyflyte runs workflows and tasks (an @eager workflow is a task).
+        assert isinstance(runnable, (WorkflowBase, PythonTask)), f"{entry} is not in {path}"
+        inputs = set(runnable.python_interface.inputs)
     for flag in (a for a in args if a.startswith("--")):
         assert flag[2:].split("=")[0] in inputs, f"{flag} is not an input of {entry}"
 
