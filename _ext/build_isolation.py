@@ -65,6 +65,40 @@ def fresh_flytekit_cache(gallery_conf: dict, fname: str | None) -> None:
     local_cache.LocalTaskCache._initialized = False
 
 
+def _name_gallery_main_module(example: str) -> None:
+    """Let flyte serialize tasks that a gallery example defines.
+
+    sphinx-gallery runs an example as a ``__main__`` module without ``__file__``, on
+    purpose (sphinx-gallery#166, #212). flyte 2's task resolver needs that file to name the
+    task's module (``flyte._module.extract_obj_module``) and raises without it; a script run
+    with ``python`` has one, and flyte then names the module after the file's stem. Give the
+    gallery's module the same name.
+    """
+    import inspect
+
+    import flyte._module
+    import flyte._internal.resolvers._task_module as task_module
+
+    original = getattr(flyte._module, "_unpatched_extract_obj_module",
+                       flyte._module.extract_obj_module)
+
+    def extract_obj_module(obj, source_dir=None):
+        module = inspect.getmodule(obj)
+        if module is not None and module.__name__ == "__main__" and not hasattr(module, "__file__"):
+            return Path(example).stem, module
+        return original(obj, source_dir)
+
+    flyte._module._unpatched_extract_obj_module = original
+    flyte._module.extract_obj_module = extract_obj_module
+    task_module.extract_obj_module = extract_obj_module
+
+
+def fresh_flyte2_example(gallery_conf: dict, fname: str | None) -> None:
+    """sphinx-gallery ``reset_modules`` hook: name the next example's module for flyte."""
+    if fname is not None:  # the example's file name
+        _name_gallery_main_module(fname)
+
+
 def setup(app: Sphinx) -> dict:
     app.connect("config-inited", _isolate_process, priority=0)  # before sphinx-gallery (10)
     app.connect("build-finished", _remove_temp_files)
