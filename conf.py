@@ -17,6 +17,7 @@ extensions = [
     "myst_parser",
     "sphinx_gallery.gen_gallery",
     "sphinx_copybutton",
+    "sphinx_design",
 ]
 
 # Only the site's sources are documents; the gallery's header is raw input to sphinx-gallery.
@@ -43,7 +44,11 @@ sphinx_gallery_conf = {
     "gallery_dirs": "auto_examples",
     "filename_pattern": r"/",  # run every example, not only plot_*.py
     "within_subsection_order": "FileNameSortKey",
-    "reset_modules": ("matplotlib", "build_isolation.fresh_flytekit_cache"),
+    "reset_modules": (
+        "matplotlib",
+        "build_isolation.fresh_flytekit_cache",
+        "build_isolation.fresh_flyte2_example",
+    ),
     "download_all_examples": False,
     "remove_config_comments": True,
     # Run times are measured by `make bench`; the generated table page pulls jQuery and
