@@ -421,7 +421,7 @@ def test_union_actor_snippet_parses_and_uses_the_documented_api():
 
 def test_guide_labels_the_actor_snippet_as_not_runnable():
     text = GUIDE.read_text()
-    block = re.search(r":::\{warning\} (.*?)\n(.*?)\n:::", text, re.S)
+    block = re.search(r"^:::\{admonition\} (.*?)\n:class: warning\n(.*?)\n:::$", text, re.S | re.M)
     assert block, "the snippet sits in a warning admonition"
     assert block[1] == "Not runnable with open-source flytekit"
     assert "```{literalinclude} snippets/union_actor.py" in block[2]
