@@ -317,3 +317,5 @@ if __name__ == "__main__":
     ax.set_xlabel("seconds since flyte.run was called (measured)")
     ax.set_title("Local runs: every task body in one process, one after another")
     plt.show()
+
+# sphinx_gallery_thumbnail_number = 1
