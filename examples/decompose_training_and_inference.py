@@ -1,4 +1,4 @@
-"""
+r"""
 Train once, predict cheaply: when two tasks beat one
 ====================================================
 
@@ -25,13 +25,13 @@ about six seconds. The question behind it: :ref:`guide-decomposition`. (Flyte 2 
    .. code-block:: sh
       :caption: Run the workflow with your own inputs
 
-      pyflyte run examples/decompose_training_and_inference.py train_then_predict \\
+      pyflyte run examples/decompose_training_and_inference.py train_then_predict \
           --n_trees 100 --min_confidence 0.5
 
    .. code-block:: sh
       :caption: Run it on a Flyte cluster (builds the image with your Docker)
 
-      pyflyte run --remote examples/decompose_training_and_inference.py \\
+      pyflyte run --remote examples/decompose_training_and_inference.py \
           train_then_predict --n_trees 100 --min_confidence 0.5
 """
 
@@ -146,10 +146,12 @@ def train_then_predict(n_trees: int = 100, min_confidence: float = 0.5) -> Batch
 # flytekit keeps its local cache in ``~/.flyte/local-cache``, across runs: a diskcache
 # store whose keys start with the task's name, and whose values are the task's outputs
 # as Flyte literals. A model is stored as a file under flytekit's temp dir and the
-# literal holds that file's path. ``forget_cached_results`` deletes one task's entries,
-# or with ``stale_only`` only those whose files are gone. So that run 1 below is a real
-# cache miss each time you run this script, the script forgets ``train``'s entries first
-# (``pyflyte local-cache clear`` would empty the whole store).
+# literal holds that file's path.
+#
+# ``forget_cached_results`` deletes one task's entries, or with ``stale_only`` only
+# those whose files are gone. So that run 1 below is a real cache miss each time you run
+# this script, the script forgets ``train``'s entries first (``pyflyte local-cache
+# clear`` would empty the whole store).
 import diskcache
 from flyteidl.core.literals_pb2 import LiteralMap
 from flytekit.core import local_cache
@@ -428,7 +430,7 @@ if __name__ == "__main__":
     mib = handoff_bytes / 2**20
     print(f"train -> predict, stored as: {blob.metadata.type.format} blob (joblib)")
     print(f"train -> predict, measured size of the model file: {mib:.1f} MiB")
-    print(f"train -> predict, reference in the literal: {reference_bytes} bytes")
+    print(f"train -> predict, measured size of the reference: {reference_bytes} bytes")
     print(f"train -> predict, write + read, measured here: {round_trip:.2f} s")
     _, inline_bytes = literal_bytes([0.5] * 1000, list[float])
     per_item = inline_bytes / 1000
@@ -605,7 +607,7 @@ if __name__ == "__main__":
     together = keep_together(train_step, predict_step, overhead)
     two = split(train_step, predict_step, handoff_bytes, overhead)
     for label, choice in (("keep together", together), ("split", two)):
-        print(f"{label}, model: {choice.seconds:.2f} s, "
+        print(f"{label}, model on measured inputs: {choice.seconds:.2f} s, "
               f"USD {1000 * choice.usd:.3f} per 1,000 runs")
     cheaper = "split" if two.usd < together.usd else "keep together"
     print(f"one run, cheaper choice (model): {cheaper}")
@@ -613,10 +615,10 @@ if __name__ == "__main__":
     print(f"break-even, model: two tasks cost less once predict runs {even:.1f} s")
     print(f"break-even, measured predict run time: {predict_step.seconds:.3f} s")
     rerun = rerun_split(predict_step, handoff_bytes, overhead)
-    print(f"re-run with a new threshold, model: one task {together.seconds:.2f} s, "
-          f"two tasks {rerun.seconds:.2f} s")
+    print(f"re-run with a new threshold, model on measured inputs: "
+          f"one task {together.seconds:.2f} s, two tasks {rerun.seconds:.2f} s")
     repay = reruns_to_repay(train_step, predict_step, handoff_bytes, overhead)
-    print(f"re-runs of predict alone that repay the extra pod start (model): {repay}")
+    print(f"re-runs of predict alone to repay the extra pod start, measured: {repay}")
 
 # %%
 # .. _decomposition-figure:

@@ -322,7 +322,7 @@ def test_standalone_run_measures_the_model_that_would_travel(standalone_runs):
     assert value_of(out, "train -> predict, stored as") == "SklearnEstimator blob (joblib)"
     assert 1 < number(value_of(out, "train -> predict, measured size of the model file")) < 50
     # The literal that travels through Flyte's metadata holds a reference, not the model.
-    assert number(value_of(out, "train -> predict, reference in the literal")) < 1000
+    assert number(value_of(out, "train -> predict, measured size of the reference")) < 1000
     per_item = number(value_of(out, "inline list[float], measured bytes per item"))
     fits = number(value_of(out, "inline list[float], items that fit in 2 MiB"))
     assert 5 < per_item < 50  # the printed per-item size is rounded to 0.1 byte
@@ -396,9 +396,9 @@ def test_printed_verdict_follows_from_the_printed_measurements(standalone_runs):
     measured = number(value_of(out, "break-even, measured predict run time"))
     verdict = value_of(out, "one run, cheaper choice (model)")
     assert verdict == ("split" if measured > even else "keep together")
-    rerun = value_of(out, "re-run with a new threshold, model")
+    rerun = value_of(out, "re-run with a new threshold, model on measured inputs")
     one, two = (number(part) for part in rerun.split(", two tasks"))
-    repay = value_of(out, "re-runs of predict alone that repay the extra pod start (model)")
+    repay = value_of(out, "re-runs of predict alone to repay the extra pod start, measured")
     assert (repay == "None") == (two >= one)
 
 

@@ -1,8 +1,7 @@
 """The Flyte 2 decomposition example: what it runs locally and what a cluster would receive.
 
-flyte 2.12.1 writes a local run's data under /tmp/flyte whatever TMPDIR says
-(``_Runner._run_local`` in flyte/_run.py). The subprocesses here get a sitecustomize that
-points those paths into the test's own TMPDIR, so the tests leave nothing behind.
+Subprocesses keep flyte's local run data under their TMPDIR through the shared start-up hook
+that tests/conftest.py puts on PYTHONPATH (_ext/flyte_local_runs.py).
 """
 
 from __future__ import annotations
@@ -15,49 +14,20 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, SESSION_DIR, fresh_dir, run_example
+from conftest import ROOT, fresh_dir, run_example
 
 STEM = "decompose_with_task_environments"
 SCRIPT = ROOT / "examples" / "flyte2" / f"{STEM}.py"
 FLYTE = str(Path(sys.executable).parent / "flyte")
 
-CONTAIN_LOCAL_RUNS = '''
-import os
-if os.environ.get("TESTS_FLYTE_LOCAL_ROOT"):
-    import flyte._run as _run
-    _init = _run._Runner.__init__
-
-    def __init__(self, *args, **kwargs):
-        _init(self, *args, **kwargs)
-        root = os.environ["TESTS_FLYTE_LOCAL_ROOT"]
-        self._metadata_path = self._metadata_path or os.path.join(root, "metadata")
-        self._raw_data_path = self._raw_data_path or os.path.join(root, "raw_data")
-
-    _run._Runner.__init__ = __init__
-'''
-
-
-def contained(tmp: Path) -> dict:
-    """Environment that keeps flyte's local run data under ``tmp``."""
-    site = SESSION_DIR / "flyte2-site"
-    if not (site / "sitecustomize.py").exists():
-        site.mkdir(exist_ok=True)
-        (site / "sitecustomize.py").write_text(CONTAIN_LOCAL_RUNS)
-    return {"PYTHONPATH": str(site), "TESTS_FLYTE_LOCAL_ROOT": str(tmp / "flyte-local"),
-            "MPLBACKEND": "Agg"}
-
 
 def run_script(home: Path | None = None, tmp: Path | None = None):
-    tmp = tmp or fresh_dir("tmp")
-    return run_example(SCRIPT, home=home, tmp=tmp, env=contained(tmp))
+    return run_example(SCRIPT, home=home, tmp=tmp or fresh_dir("tmp"))
 
 
 def flyte_run_local(*args: str):
-    tmp = fresh_dir("tmp")
     command = (FLYTE, "run", "--local", str(SCRIPT), "train_then_predict")
-    result = run_example(SCRIPT, *args, command=command, tmp=tmp, env=contained(tmp))
-    shutil.rmtree(tmp, ignore_errors=True)
-    return result
+    return run_example(SCRIPT, *args, command=command)
 
 
 def plain(output: str) -> str:

@@ -1,12 +1,12 @@
-"""
+r"""
 One TaskEnvironment per resource profile
 ========================================
 
 The Flyte 2 twin of :ref:`sphx_glr_auto_examples_decompose_training_and_inference.py`:
 training and batch inference on scikit-learn's digits as tasks of two
-``TaskEnvironment``\\ s, each with its own CPU and memory, called from a small driver
-task. It shows what runs where in a local run, what a cluster would receive, what a
-reusable environment serializes to, and how large the model is that passes between the
+``TaskEnvironment`` objects, each with its own CPU and memory, called from a small
+driver task. It shows what runs where in a local run, what a cluster would receive, what
+a reusable environment serializes to, and how large the model is that passes between the
 tasks. Runs locally in about four seconds. The question behind it:
 :ref:`guide-decomposition`.
 
@@ -26,13 +26,13 @@ tasks. Runs locally in about four seconds. The question behind it:
    .. code-block:: sh
       :caption: Run the workflow with your own inputs
 
-      flyte run --local examples/flyte2/decompose_with_task_environments.py \\
+      flyte run --local examples/flyte2/decompose_with_task_environments.py \
           train_then_predict --n_trees 100 --min_confidence 0.5
 
    .. code-block:: sh
       :caption: Run it on a Flyte 2 cluster (after `flyte create config`)
 
-      flyte run examples/flyte2/decompose_with_task_environments.py \\
+      flyte run examples/flyte2/decompose_with_task_environments.py \
           train_then_predict --n_trees 100 --min_confidence 0.5
 """
 
