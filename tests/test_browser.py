@@ -485,7 +485,7 @@ def test_copy_buttons_copy_exactly_the_code(browser, base_url, crawl):
                     problems.append(f"{name} {target}: copied {got[:80]!r}, block holds {code[:80]!r}")
                 elif any(PROMPT.match(line) for line in got.split("\n")):
                     problems.append(f"{name} {target}: copied text keeps a prompt")
-                elif source is not None and _rstrip_lines(got) not in _rstrip_lines(source):
+                elif source is not None and _stripped_lines(got) not in _stripped_lines(source):
                     problems.append(f"{name} {target}: copied code is not in the example's .py file")
     finally:
         context.close()
@@ -493,8 +493,10 @@ def test_copy_buttons_copy_exactly_the_code(browser, base_url, crawl):
     _assert_none(problems)
 
 
-def _rstrip_lines(text: str) -> str:
-    return "\n".join(line.rstrip() for line in text.split("\n"))
+def _stripped_lines(text: str) -> str:
+    """Lines without their surrounding blanks: a command in a Run-it box is indented in the
+    script's docstring, and its backslash-continued second line by another amount."""
+    return "\n".join(line.strip() for line in text.split("\n"))
 
 
 def _screenshot_pages() -> list[tuple[str, str]]:
