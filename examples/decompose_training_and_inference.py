@@ -606,17 +606,18 @@ if __name__ == "__main__":
     train_step, predict_step = measured_step("train"), measured_step("predict")
     together = keep_together(train_step, predict_step, overhead)
     two = split(train_step, predict_step, handoff_bytes, overhead)
-    for label, choice in (("keep together", together), ("split", two)):
+    for label, choice in (("one task", together), ("two tasks", two)):
         print(f"{label}, model on measured inputs: {choice.seconds:.2f} s, "
-              f"USD {1000 * choice.usd:.3f} per 1,000 runs")
+              f"USD {1000 * choice.usd:.3f} / 1,000 runs")
     cheaper = "split" if two.usd < together.usd else "keep together"
     print(f"one run, cheaper choice (model): {cheaper}")
     even = break_even_second_seconds(train_step, predict_step, handoff_bytes, overhead)
     print(f"break-even, model: two tasks cost less once predict runs {even:.1f} s")
     print(f"break-even, measured predict run time: {predict_step.seconds:.3f} s")
     rerun = rerun_split(predict_step, handoff_bytes, overhead)
-    print(f"re-run with a new threshold, model on measured inputs: "
-          f"one task {together.seconds:.2f} s, two tasks {rerun.seconds:.2f} s")
+    for label, choice in (("one task", together), ("two tasks", rerun)):
+        print(f"re-run, new threshold, {label}, model on measured inputs: "
+              f"{choice.seconds:.2f} s")
     repay = reruns_to_repay(train_step, predict_step, handoff_bytes, overhead)
     print(f"re-runs of predict alone to repay the extra pod start, measured: {repay}")
 

@@ -317,6 +317,13 @@ def test_bad_input_gives_one_line_naming_it(case):
 # --- What travels, and the model --------------------------------------------------------
 
 
+def test_printed_lines_fit_the_output_box(standalone_runs):
+    """The captured-output box is narrower than the code column (690 px at 1280): about 73
+    characters of monospace; keep a margin."""
+    long = [line for line in standalone_runs(STEM).stdout.splitlines() if len(line) > 72]
+    assert long == []
+
+
 def test_standalone_run_measures_the_model_that_would_travel(standalone_runs):
     out = standalone_runs(STEM).stdout
     assert value_of(out, "train -> predict, stored as") == "SklearnEstimator blob (joblib)"
@@ -396,8 +403,8 @@ def test_printed_verdict_follows_from_the_printed_measurements(standalone_runs):
     measured = number(value_of(out, "break-even, measured predict run time"))
     verdict = value_of(out, "one run, cheaper choice (model)")
     assert verdict == ("split" if measured > even else "keep together")
-    rerun = value_of(out, "re-run with a new threshold, model on measured inputs")
-    one, two = (number(part) for part in rerun.split(", two tasks"))
+    one = number(value_of(out, "re-run, new threshold, one task, model on measured inputs"))
+    two = number(value_of(out, "re-run, new threshold, two tasks, model on measured inputs"))
     repay = value_of(out, "re-runs of predict alone to repay the extra pod start, measured")
     assert (repay == "None") == (two >= one)
 

@@ -142,6 +142,11 @@ def test_local_runs_show_one_process_threads_and_a_cache_hit(standalone):
     assert value_of(out, "predict_warm, local run, accepted") == "489"
 
 
+def test_printed_lines_fit_the_output_box(standalone):
+    """About 73 characters of monospace fit the captured-output box at 1280 px."""
+    assert [line for line in standalone[0].stdout.splitlines() if len(line) > 72] == []
+
+
 def test_printed_specs_match_the_serialized_ones(standalone):
     out = standalone[0].stdout
     assert value_of(out, "digits_training.train, requests") == "cpu=2, memory=1Gi"
