@@ -7,8 +7,8 @@ training and batch inference on scikit-learn's digits as tasks of two
 ``TaskEnvironment`` objects, each with its own CPU and memory, called from a small
 driver task. It shows what runs where in a local run, what a cluster would receive, what
 a reusable environment serializes to, and how large the model is that passes between the
-tasks. Runs locally in about four seconds. The question behind it:
-:ref:`guide-decomposition`.
+tasks. Runs locally in a few seconds, most of them spent importing libraries. The
+question behind it: :ref:`guide-decomposition`.
 
 .. admonition:: Run it
    :class: run-it
