@@ -90,6 +90,7 @@ def fresh_local_caches(gallery_conf: dict, fname: str | None) -> None:
     shutil.rmtree(example_dir, ignore_errors=True)
     _point_flytekit_cache_at(example_dir / "flytekit")
     _point_flyte_cache_at(example_dir / "flyte")
+    _name_gallery_main_module(Path(fname).stem)
 
 
 def _point_flytekit_cache_at(cache_dir: Path) -> None:
@@ -110,6 +111,32 @@ def _point_flyte_cache_at(base_dir: Path) -> None:
     _db.LocalDB._conn = None  # an async connection belongs to the loop of the run that made it
     _db.LocalDB._initialized = False
     _db.DEFAULT_CACHE_DIR = str(base_dir)
+
+
+def _name_gallery_main_module(stem: str) -> None:
+    """Let the flyte SDK serialize tasks that a gallery example defines.
+
+    sphinx-gallery runs an example as a ``__main__`` module without ``__file__``, on purpose
+    (sphinx-gallery#166, #212). flyte's task resolver (``flyte._module.extract_obj_module``)
+    reads that file to name the task's module and raises without it; for a script run with
+    ``python`` it names the module after the file's stem. Give the gallery's module that name.
+    """
+    import inspect
+
+    import flyte._internal.resolvers._task_module as task_module
+    import flyte._module
+
+    original = getattr(flyte._module, "_unpatched_extract_obj_module",
+                       flyte._module.extract_obj_module)
+
+    def extract_obj_module(obj, source_dir=None):
+        module = inspect.getmodule(obj)
+        if module is not None and module.__name__ == "__main__" and not hasattr(module, "__file__"):
+            return stem, module
+        return original(obj, source_dir)
+
+    flyte._module._unpatched_extract_obj_module = original
+    flyte._module.extract_obj_module = task_module.extract_obj_module = extract_obj_module
 
 
 def setup(app: Sphinx) -> dict:

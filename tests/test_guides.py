@@ -59,7 +59,8 @@ def test_guide_python_code_comes_from_a_file_that_runs(site, guide):
 def shown_commands():
     """Every `pyflyte run examples/...` command in the guides and the README."""
     for path in [*GUIDES, ROOT / "README.md", ROOT / "index.md"]:
-        for line in path.read_text().splitlines():
+        # A long command continues on the next line after a backslash: read it as one line.
+        for line in re.sub(r"\\\n\s*", " ", path.read_text()).splitlines():
             match = re.search(r"pyflyte run (.*examples/\w+\.py.*)", line)
             if match:
                 yield path.name, match[1].strip().rstrip("`")

@@ -17,7 +17,7 @@ inference = ActorEnvironment(
     name="digits-inference",
     container_image=actor_image,
     replica_count=2,  # warm containers that accept tasks
-    ttl_seconds=300,  # how long an idle replica stays up (Union's default: 90 s)
+    ttl_seconds=300,  # how long an idle replica stays up
     requests=Resources(cpu="1", mem="512Mi"),
 )
 
