@@ -255,9 +255,9 @@ if __name__ == "__main__":
 # -----------------------------------------------------
 # ``task.override(cache=...)`` returns a copy of the task with another cache setting.
 # With ``Cache("override", version_override="1")`` the version is the string you give,
-# and the source no longer matters. Note what a local run does with it: flyte 2.12.1
-# reads the local cache only for ``"auto"``, so the pinned task runs every time here (it
-# does store its result). ``"disable"`` skips the cache in both directions.
+# and the source no longer matters; on a cluster it is looked up like any other version.
+# Note what a local run does with it: flyte 2.12.1 reads the local cache only for
+# ``"auto"``, so the pinned task runs every time here. ``"disable"`` skips the cache.
 if __name__ == "__main__":
     pinned = count_words.override(cache=flyte.Cache("override", version_override="1"))
     call("version pinned to 1", pinned, TEXT)
