@@ -451,6 +451,13 @@ if __name__ == "__main__":
             print(f"{wf.name.rsplit('.', 1)[-1]}, run {attempt}: {outcomes}")
 
 # %%
+# The cache demo is over: let another copy of it start.
+if __name__ == "__main__":
+    lock_store.delete(LOCK)
+    atexit.unregister(lock_store.delete)
+    lock_store.close()
+
+# %%
 # Where the time went
 # -------------------
 if __name__ == "__main__":
@@ -475,6 +482,3 @@ if __name__ == "__main__":
               fontsize=10)
     fig.tight_layout()
     plt.show()
-    lock_store.delete(LOCK)  # the demo is over: another copy may start
-    atexit.unregister(lock_store.delete)
-    lock_store.close()

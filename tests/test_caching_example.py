@@ -105,6 +105,14 @@ def test_changing_an_ignored_input_keeps_the_key(example, empty_flytekit_cache, 
     assert key(n_trees=5, n_jobs=1) != key(n_trees=6, n_jobs=1)
 
 
+def test_a_check_in_a_cached_body_runs_only_on_a_miss(example, empty_flytekit_cache):
+    """The guide: fit_model validates n_jobs, but a hit (n_jobs is ignored) skips the check."""
+    example.digits_pipeline(**SMALL, n_jobs=1)
+    with example.cache_events() as events:
+        example.digits_pipeline(**SMALL, n_jobs=0)  # would raise click.BadParameter on a miss
+    assert dict(events)["fit_model"] == "hit"
+
+
 def test_the_ignored_input_cannot_change_the_result(example):
     """The page says n_jobs cannot change the forest: the claim that justifies ignoring it."""
     features = example.extract_features.task_function(n_components=8)

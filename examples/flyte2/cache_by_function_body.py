@@ -204,8 +204,8 @@ if __name__ == "__main__":
 # %%
 # .. _flyte2-cache-outside-edits:
 #
-# Edit what it calls, or what it reads
-# ------------------------------------
+# Edit what it calls
+# ------------------
 # Back to the original ``count_words``. Each change below alters what it computes, but
 # not its source: the key is the same and the old count comes back.
 #
@@ -225,11 +225,16 @@ if __name__ == "__main__":
     wordlib.split = lambda text: [word for word in text.split() if len(word) > 2]
     call("library upgraded", count_words, TEXT)
 
-# %% Data read by name works the same way. ``count_lines`` receives a ``File``: without
-# a content hash its key holds the file's path, so rewriting the file keeps the key.
-# With ``File.from_existing_remote(path, file_cache_key=digest)``, the digest of the
-# bytes replaces the path in the key (for a bucket object, its ETag or version id would
-# do).
+# %%
+# .. _flyte2-cache-data-by-name:
+#
+# Change the data behind a name
+# -----------------------------
+# ``count_lines`` receives a ``File``. Without a content hash, its key holds the file's
+# path, so rewriting the file keeps the key. With
+# ``File.from_existing_remote(path, file_cache_key=digest)``, the digest of the bytes
+# replaces the path in the key (for a bucket object, its ETag or version id would do).
+# The first line of the file is this run's random word, for the reason given above.
 if __name__ == "__main__":
     with tempfile.TemporaryDirectory() as scratch:
         path = pathlib.Path(scratch, "notes.txt")
@@ -241,10 +246,10 @@ if __name__ == "__main__":
             by_content = File.from_existing_remote(str(path), file_cache_key=digest)
             return File(path=str(path)), by_content, len(text.splitlines())
 
-        by_name, by_content, true_count = lines("one\ntwo\n")
+        by_name, by_content, true_count = lines(f"{nonce}\ntwo\n")
         call("file, by name", count_lines, by_name, current=true_count)
         call("file, by content", count_lines, by_content, current=true_count)
-        by_name, by_content, true_count = lines("one\ntwo\nthree\n")
+        by_name, by_content, true_count = lines(f"{nonce}\ntwo\nthree\n")
         call("file rewritten, by name", count_lines, by_name, current=true_count)
         call("file rewritten, by content", count_lines, by_content, current=true_count)
 
