@@ -222,6 +222,16 @@ def test_a_pinned_version_is_never_read_by_a_local_run(example):
     assert run(example, pinned, text) == (10, False)
 
 
+def test_disable_run_cache_skips_reading_and_writing_for_one_local_run(example):
+    text = unique_text()
+    skip = flyte.with_runcontext(disable_run_cache=True)
+    with example.cache_hits() as hits:
+        assert skip.run(example.count_words, text).outputs()[0] == 10
+        assert skip.run(example.count_words, text).outputs()[0] == 10
+    assert hits == []
+    assert run(example, example.count_words, text) == (10, False), "nothing was stored"
+
+
 def test_disable_runs_every_time(example):
     off = example.count_words.override(cache="disable")
     text = unique_text()
