@@ -482,3 +482,5 @@ if __name__ == "__main__":
               fontsize=10)
     fig.tight_layout()
     plt.show()
+
+# sphinx_gallery_thumbnail_number = 1

@@ -330,3 +330,5 @@ if __name__ == "__main__":
               loc="lower right", fontsize=10)
     fig.tight_layout()
     plt.show()
+
+# sphinx_gallery_thumbnail_number = 1
