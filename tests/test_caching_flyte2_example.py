@@ -4,24 +4,17 @@ the flyte SDK (2.12.1) locally and serializing its task templates offline.
 In-process tests run tasks with ``flyte.run`` against the session's HOME (its own local
 cache); each uses a text no other test uses, so the shared cache cannot decide an outcome.
 Subprocess tests run the script and the ``flyte run --local`` command as a reader would.
-
-flyte 2.12.1 writes every local run under a hard-coded ``/tmp/flyte/{metadata,raw_data}``
-(``_Runner._run_local``), ignoring TMPDIR; the tests point both under the run's TMPDIR, so
-they leave nothing behind.
 """
 
 from __future__ import annotations
 
 import ast
 import hashlib
-import importlib.util
 import inspect
-import os
 import re
 import secrets
 import sys
 import textwrap
-from functools import cache
 from pathlib import Path
 
 import flyte
@@ -31,54 +24,19 @@ from flyte.io import File
 from flyte.models import SerializationContext
 from flyteidl2.core import types_pb2 as literal_types_pb2
 
+from compiled import load_example
 from conftest import ROOT, fresh_dir, run_example
 
-SCRIPT = ROOT / "examples" / "flyte2" / "cache_by_function_body.py"
-
-# Runs in a subprocess before the script or the CLI: local runs go under TMPDIR, not /tmp.
-CONTAIN = """
-import os, flyte._run as _run
-_init = _run._Runner.__init__
-def _contained(self, *args, **kwargs):
-    base = os.path.join(os.environ["TMPDIR"], "flyte")
-    kwargs["metadata_path"] = kwargs.get("metadata_path") or os.path.join(base, "metadata")
-    kwargs["raw_data_path"] = kwargs.get("raw_data_path") or os.path.join(base, "raw_data")
-    _init(self, *args, **kwargs)
-_run._Runner.__init__ = _contained
-"""
+NAME = "flyte2/cache_by_function_body"
+SCRIPT = ROOT / "examples" / f"{NAME}.py"
+FLYTE = str(Path(sys.executable).parent / "flyte")
 WIDE = {"COLUMNS": "10000"}  # the CLI's error boxes wrap at the terminal width
-
-
-@cache
-def load():
-    """Import the example without running its __main__ block."""
-    spec = importlib.util.spec_from_file_location("cache_by_function_body", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")
 def example():
     flyte.init()
-    return load()
-
-
-@pytest.fixture(autouse=True)
-def contained_runs(monkeypatch):
-    """In-process local runs write under the session's temp dir, not /tmp/flyte."""
-    import flyte._run as run_module
-
-    base = fresh_dir("flyte-runs")
-    original = run_module._Runner.__init__
-
-    def init(self, *args, **kwargs):
-        kwargs["metadata_path"] = kwargs.get("metadata_path") or str(base / "metadata")
-        kwargs["raw_data_path"] = kwargs.get("raw_data_path") or str(base / "raw_data")
-        original(self, *args, **kwargs)
-
-    monkeypatch.setattr(run_module._Runner, "__init__", init)
+    return load_example(NAME)
 
 
 def unique_text() -> str:
@@ -298,21 +256,11 @@ def test_the_interface_a_cluster_keys_on_has_input_and_output_types(example):
 # --- the script and the CLI, as a reader runs them ----------------------------------------
 
 def run_script(home: Path):
-    return run_example(SCRIPT, command=(sys.executable, "-c", CONTAIN + RUN_SCRIPT),
-                       home=home, env={"MPLBACKEND": "Agg"})
-
-
-RUN_SCRIPT = f"""
-import runpy, sys
-sys.argv = [{str(SCRIPT)!r}]
-runpy.run_path({str(SCRIPT)!r}, run_name="__main__")
-"""
+    return run_example(SCRIPT, home=home, env={"MPLBACKEND": "Agg"})
 
 
 def flyte_cli(*args: str, home: Path | None = None):
-    main = "import sys; from flyte.cli.main import main; sys.argv = ['flyte', *sys.argv[1:]]; main()"
-    return run_example(SCRIPT, *args, command=(sys.executable, "-c", CONTAIN + main),
-                       home=home, env=WIDE)
+    return run_example(SCRIPT, *args, command=(FLYTE,), home=home, env=WIDE)
 
 
 @pytest.fixture(scope="module")
