@@ -46,10 +46,11 @@ The question behind it: :ref:`guide-caching`. (Flyte 2 twin:
 # computes. ``fit_model`` leaves ``n_jobs`` out of its key (``ignored_inputs``: the
 # number of cores cannot change a forest grown with a fixed ``random_state``) and sets
 # ``serialize=True`` (on a cluster, identical executions that start together wait for
-# the first one's result; locally it does nothing). ``extract_features`` takes a
-# fraction of a second but is cached too: its array reaches ``fit_model`` as a reference
-# to a stored file, and a re-run would store a new file, which ``fit_model``'s key would
-# see as a new input (:ref:`caching-hash-method`).
+# the first one's result; locally it does nothing).
+#
+# ``extract_features`` takes a fraction of a second but is cached too: its array reaches
+# ``fit_model`` as a reference to a stored file, and a re-run would store a new file,
+# which ``fit_model``'s key would see as a new input (:ref:`caching-hash-method`).
 import hashlib
 import os
 from typing import Annotated
@@ -96,9 +97,11 @@ def fit_model(
     features: np.ndarray, n_trees: int, n_jobs: int
 ) -> RandomForestClassifier:
     check("n_trees", n_trees, 1, 2000)  # each 1000 trees store about 50 MB
-    check("n_jobs", n_jobs, 1, 256)  # like any code in the body, runs only on a miss
+    check("n_jobs", n_jobs, 1, 256)  # runs only on a miss, like all of the body
     labels = load_digits().target
-    forest = RandomForestClassifier(n_estimators=n_trees, random_state=0, n_jobs=n_jobs)
+    forest = RandomForestClassifier(
+        n_estimators=n_trees, random_state=0, n_jobs=n_jobs
+    )
     return forest.fit(features[:N_TRAIN], labels[:N_TRAIN])
 
 
@@ -175,7 +178,8 @@ def features_without_cache(n_components: int = 30) -> np.ndarray:
 # A local run stores an array or a model under a ``flyte-*`` folder in the system temp
 # dir; the local cache keeps only its path. Once that folder is gone (a reboot, a temp
 # cleaner), a hit returns a path to a missing file, and a task that then reads it fails.
-# When this file is loaded, by ``python`` or ``pyflyte run``, it drops its own tasks'
+#
+# So when this file is loaded, by ``python`` or ``pyflyte run``, it drops its own tasks'
 # entries whose files are gone and says so in one line; the tasks then run again. This
 # reads only the local cache on your machine: in a cluster's container there is none.
 import diskcache
@@ -389,10 +393,12 @@ if __name__ == "__main__":
 # Say you improve ``extract_features`` by appending the raw pixels to the principal
 # components, and leave its decorator alone. The redefinition below is that edit: same
 # function name in the same module, so the same task name, and the same
-# ``Cache(version="1")``. The local key is task name + version + inputs; the body is not
-# in it. So the call hits the entry stored by the runs above and returns the old 30
-# features, not the 94 the new body computes. (This rebinds ``extract_features`` for the
-# rest of the script, as saving the edited file would.)
+# ``Cache(version="1")``. (It rebinds ``extract_features`` for the rest of the script,
+# as saving the edited file would.)
+#
+# The local key is task name + version + inputs; the body is not in it. So the call hits
+# the entry stored by the runs above and returns the old 30 features, not the 94 the new
+# body computes.
 if __name__ == "__main__":
     original_body = extract_features.task_function
 
