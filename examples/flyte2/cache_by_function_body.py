@@ -28,7 +28,7 @@ question behind it: :ref:`guide-caching`. (Flyte 1 twin:
           --text "the cat sat on the mat"
 
    .. code-block:: sh
-      :caption: Run it on a Flyte 2 cluster (after `flyte create config`)
+      :caption: Run it on a Flyte 2 cluster (after ``flyte create config``)
 
       flyte run examples/flyte2/cache_by_function_body.py count_words \\
           --text "the cat sat on the mat"
