@@ -1,4 +1,4 @@
-"""
+r"""
 Cache a task and watch the second run skip it
 =============================================
 
@@ -29,7 +29,7 @@ The question behind it: :ref:`guide-caching`. (Flyte 2 twin:
    .. code-block:: sh
       :caption: Run it on a Flyte cluster (builds the image with your Docker)
 
-      pyflyte run --remote examples/rerun_with_caching.py digits_pipeline \\
+      pyflyte run --remote examples/rerun_with_caching.py digits_pipeline \
           --n_trees 100
 """
 

@@ -1,4 +1,4 @@
-"""
+r"""
 Which edits re-run a cached task in Flyte 2
 ===========================================
 
@@ -24,13 +24,13 @@ question behind it: :ref:`guide-caching`. (Flyte 1 twin:
    .. code-block:: sh
       :caption: Run the task with your own inputs
 
-      flyte run --local examples/flyte2/cache_by_function_body.py count_words \\
+      flyte run --local examples/flyte2/cache_by_function_body.py count_words \
           --text "the cat sat on the mat"
 
    .. code-block:: sh
       :caption: Run it on a Flyte 2 cluster (after ``flyte create config``)
 
-      flyte run examples/flyte2/cache_by_function_body.py count_words \\
+      flyte run examples/flyte2/cache_by_function_body.py count_words \
           --text "the cat sat on the mat"
 """
 
