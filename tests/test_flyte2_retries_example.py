@@ -1,0 +1,138 @@
+"""The Flyte 2 retries example does what its page says, measured with the ``flyte`` SDK.
+
+Local runs execute in this process, so the tests read which epoch each attempt started
+from (the example's ``ATTEMPT_STARTS``). Every run gets its own name and raw-data
+directory, and its metadata directory (the SDK always puts it under /tmp/flyte/metadata)
+is removed afterwards.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, fresh_dir
+
+SCRIPT = ROOT / "examples" / "flyte2" / "retries_and_checkpoint.py"
+METADATA = Path("/tmp/flyte/metadata")  # flyte 2.12.1 `_run_local`, not configurable
+
+
+@pytest.fixture(scope="module")
+def example():
+    """The example as a module (its __main__ block does not run), and an initialized SDK."""
+    import flyte
+
+    spec = importlib.util.spec_from_file_location("flyte2_retries_example", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    flyte.init()
+    return module
+
+
+def run_name() -> str:
+    return f"docs-test-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+def run(example):
+    """Run a task locally under a fresh name and raw-data dir; clean its metadata after."""
+    import flyte
+
+    names = []
+
+    def _run(task, **inputs):
+        example.ATTEMPT_STARTS.clear()
+        names.append(run_name())
+        context = flyte.with_runcontext(name=names[-1], raw_data_path=str(fresh_dir("raw")))
+        return context.run(task, **inputs)
+
+    yield _run
+    for name in names:
+        shutil.rmtree(METADATA / name, ignore_errors=True)
+
+
+def test_the_sdk_retries_locally_and_the_retry_resumes_from_the_checkpoint(example, run):
+    losses = run(example.train, n_epochs=5, fail_after=2).outputs()[0]
+    assert example.ATTEMPT_STARTS == [0, 2], "attempt 2 started from attempt 1's epoch 2"
+    assert len(losses) == 5
+    uninterrupted = run(example.train, n_epochs=5).outputs()[0]
+    assert example.ATTEMPT_STARTS == [0]
+    assert losses == uninterrupted, "the checkpoint held everything an epoch depends on"
+
+
+def test_a_non_recoverable_error_is_not_retried(example, run):
+    import flyte.errors
+
+    with pytest.raises(flyte.errors.RuntimeUserError, match="fail_after must be between"):
+        run(example.train, n_epochs=3, fail_after=3)
+    assert len(example.ATTEMPT_STARTS) == 1, "one attempt, with two retries to spare"
+
+
+def test_override_retries_zero_keeps_the_tasks_retries(example, run):
+    """``override(retries=0)`` falls back to the task's own retries (``retries or
+    self.retries`` in TaskTemplate.override); ``RetryStrategy(count=0)`` removes them."""
+    import flyte
+    import flyte.errors
+
+    run(example.train.override(retries=0), n_epochs=3, fail_after=1)
+    assert example.ATTEMPT_STARTS == [0, 1]
+    with pytest.raises(flyte.errors.RuntimeUserError, match="simulated preemption"):
+        run(example.train.override(retries=flyte.RetryStrategy(count=0)),
+            n_epochs=3, fail_after=1)
+    assert example.ATTEMPT_STARTS == [0]
+
+
+# --- what a cluster receives ------------------------------------------------------------
+
+def test_task_spec_carries_interruptible_retries_and_checkpoint_placeholders(example):
+    spec = example.task_spec(example.train)
+    meta = spec.task_template.metadata
+    assert meta.interruptible is True and meta.retries.retries == 2
+    assert spec.environment.name == "spot_training"
+    args = list(spec.task_template.container.args)
+    assert args[args.index("--checkpoint-path") + 1] == "{{.checkpointOutputPrefix}}"
+    assert args[args.index("--prev-checkpoint") + 1] == "{{.prevCheckpointPrefix}}"
+    assert spec.task_template.id.name == "spot_training.train"
+
+
+def test_override_changes_interruptible_and_retries_for_one_call(example):
+    overridden = example.task_spec(example.train.override(interruptible=False, retries=5))
+    assert overridden.task_template.metadata.interruptible is False
+    assert overridden.task_template.metadata.retries.retries == 5
+    assert example.task_spec(example.train).task_template.metadata.interruptible is True
+
+
+def test_environment_image_pins_the_installed_numpy(example):
+    from importlib import metadata
+
+    assert f"numpy=={metadata.version('numpy')}" in repr(example.env.image)
+
+
+# --- bad inputs, through the CLI a reader uses -------------------------------------------
+
+@pytest.mark.parametrize("flags,message", [
+    (["--n_epochs", "0"], "n_epochs must be between 1 and 200, got 0"),
+    (["--n_epochs", "4", "--fail_after", "9"], "fail_after must be between 0"),
+])
+def test_bad_input_fails_the_run_with_one_line_naming_the_input(flags, message):
+    name = run_name()
+    flyte_cli = str(Path(sys.executable).parent / "flyte")
+    command = [flyte_cli, "run", "--local", "--name", name, "--raw-data-path",
+               str(fresh_dir("raw")), str(SCRIPT), "train", *flags]
+    env = {**os.environ, "LOG_LEVEL": "critical", "COLUMNS": "200"}
+    try:
+        result = subprocess.run(command, capture_output=True, text=True, env=env, cwd=ROOT,
+                                timeout=300, check=False)
+    finally:
+        shutil.rmtree(METADATA / name, ignore_errors=True)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output[-2000:]
+    assert [line for line in output.splitlines() if message in line], output[-2000:]
