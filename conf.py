@@ -17,6 +17,7 @@ extensions = [
     "myst_parser",
     "sphinx_gallery.gen_gallery",
     "sphinx_copybutton",
+    "sphinx_design",
 ]
 
 # Only the site's sources are documents; the gallery's header is raw input to sphinx-gallery.
