@@ -164,10 +164,11 @@ def run_epoch(state: dict, x: np.ndarray, y: np.ndarray) -> None:
 # each attempt's pod runs the task's container command, ``pyflyte-execute ...``, with
 # the placeholders filled in by flytepropeller: ``{{.checkpointOutputPrefix}}`` is this
 # attempt's checkpoint location, ``{{.prevCheckpointPrefix}}`` the previous attempt's
-# (empty on a first attempt). Here the blob store is a local directory, each attempt is
-# a separate process, and a preemption is a SIGKILL, sent as soon as the checkpoint
-# shows epoch ``KILL_AFTER``. Nothing of the killed process survives except what it
-# wrote out.
+# (empty on a first attempt).
+#
+# Here the blob store is a local directory, each attempt is a separate process, and a
+# preemption is a SIGKILL, sent as soon as the checkpoint shows epoch ``KILL_AFTER``.
+# Nothing of the killed process survives except what it wrote out.
 import functools
 import signal
 import subprocess
@@ -236,8 +237,8 @@ def run_attempt(work: Path, number: int, prev: Optional[Path], n_epochs: int,
     }
     args = [filled.get(arg, arg) for arg in container_command(train)]
     args[0] = str(Path(sys.executable).parent / args[0])  # pyflyte-execute in this venv
-    env = {**os.environ, "FLYTE_ATTEMPT_NUMBER": str(number),
-           "PYTHONPATH": str(Path(__file__).resolve().parent)}
+    here = Path(train.task_function.__code__.co_filename).resolve().parent
+    env = {**os.environ, "FLYTE_ATTEMPT_NUMBER": str(number), "PYTHONPATH": str(here)}
     process = subprocess.Popen(args, env=env, stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, text=True)
     while kill_after is not None and process.poll() is None:

@@ -52,9 +52,11 @@ Runs in about 5 s locally. The question behind it: :ref:`guide-interruptible`.
 # whose node is "reclaimed": that stage does its work, then raises
 # ``FlyteRecoverableException`` before its output is saved, on a first attempt only
 # (``FLYTE_ATTEMPT_NUMBER`` is 0, or unset as in a local run), so on a cluster the retry
-# succeeds. Unlike a real preemption (a *system* error), this is a recoverable *user*
-# error, retried from ``retries``; the guide explains both budgets. ``preempt_stage``
-# describes the spot market, not the computation, so the cache key ignores it.
+# succeeds. ``preempt_stage`` describes the spot market, not the computation, so the
+# cache key ignores it.
+#
+# Unlike a real preemption (a *system* error), the simulated one is a recoverable *user*
+# error, retried from ``retries``; the guide explains both budgets.
 import os
 import time
 from contextlib import contextmanager
@@ -620,9 +622,10 @@ if __name__ == "__main__":
 # %%
 # Reading the model. At every rate AWS publishes, both shapes cost about the spot price:
 # a node reclaimed a few times a year rarely hits a two-hour run. Spot stops paying only
-# when preemptions come every hour or so of node time, and the fine-grained pipeline
-# holds out longer there, because a preemption costs it one stage, not the whole run.
-# Its three extra task overheads make it slightly dearer when nothing is preempted. Time
-# grows with the rate in both shapes; splitting cannot shrink ``train``, the longest
-# stage, so checkpoint inside it if it is long (see
-# :ref:`sphx_glr_auto_examples_checkpoint_resume.py`).
+# at the far higher rates of the break-even lines, and the fine-grained pipeline holds
+# out longer there, because a preemption costs it one stage, not the whole run.
+#
+# When nothing is preempted, the fine-grained pipeline costs a little more: three extra
+# task overheads, and ``publish`` on demand. Time grows with the rate in both shapes;
+# splitting cannot shrink ``train``, the longest stage, so checkpoint inside it if it is
+# long (see :ref:`sphx_glr_auto_examples_checkpoint_resume.py`).

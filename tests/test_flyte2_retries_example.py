@@ -93,7 +93,7 @@ def test_override_retries_zero_keeps_the_tasks_retries(example, run):
 # --- what a cluster receives ------------------------------------------------------------
 
 def test_task_spec_carries_interruptible_retries_and_checkpoint_placeholders(example):
-    spec = example.task_spec(example.train)
+    spec = example.task_spec("train")
     meta = spec.task_template.metadata
     assert meta.interruptible is True and meta.retries.retries == 2
     assert spec.environment.name == "spot_training"
@@ -104,10 +104,10 @@ def test_task_spec_carries_interruptible_retries_and_checkpoint_placeholders(exa
 
 
 def test_override_changes_interruptible_and_retries_for_one_call(example):
-    overridden = example.task_spec(example.train.override(interruptible=False, retries=5))
+    overridden = example.task_spec("train", interruptible=False, retries=5)
     assert overridden.task_template.metadata.interruptible is False
     assert overridden.task_template.metadata.retries.retries == 5
-    assert example.task_spec(example.train).task_template.metadata.interruptible is True
+    assert example.task_spec("train").task_template.metadata.interruptible is True
 
 
 def test_environment_image_pins_the_installed_numpy(example):

@@ -197,26 +197,35 @@ if __name__ == "__main__":
 # ``retries`` travel in the task template's metadata, and ``override`` changes them for
 # one call. The container command carries the checkpoint placeholders the backend fills
 # in for each attempt.
+import importlib.util
 import pathlib
+import sys
 
 from flyte._internal.runtime.task_serde import translate_task_to_wire
 from flyte.models import SerializationContext
 
 
-def task_spec(task):
-    here = pathlib.Path(__file__).resolve().parent
-    context = SerializationContext(version="docs", root_dir=here)
+def task_spec(name: str, **overrides):
+    """Serialize task ``name`` of this file as ``flyte deploy`` would: from the file
+    imported as a module (the SDK names a task by its module's file)."""
+    path = pathlib.Path(train.func.__code__.co_filename).resolve()
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = sys.modules[spec.name] = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    task = getattr(module, name)
+    task = task.override(**overrides) if overrides else task
+    context = SerializationContext(version="docs", root_dir=path.parent)
     return translate_task_to_wire(task, context)
 
 
 if __name__ == "__main__":
-    for label, task in (("train", train),
-                        ("train.override(...)", train.override(interruptible=False,
-                                                               retries=5))):
-        meta = task_spec(task).task_template.metadata
+    for label, overrides in (("train", {}),
+                             ("train.override(...)", {"interruptible": False,
+                                                      "retries": 5})):
+        meta = task_spec("train", **overrides).task_template.metadata
         print(f"spec, {label}: interruptible={meta.interruptible}, "
               f"retries={meta.retries.retries}")
-    args = list(task_spec(train).task_template.container.args)
+    args = list(task_spec("train").task_template.container.args)
     for flag in ("--checkpoint-path", "--prev-checkpoint"):
         print(f"spec, container command: {flag} {args[args.index(flag) + 1]}")
 
