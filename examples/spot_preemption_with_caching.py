@@ -560,18 +560,19 @@ if __name__ == "__main__":
     print(f"model inputs: spot price {SPOT_PRICE_RATIO:.2f} of on demand, "
           f"{OVERHEAD_MINUTES:.0f} min overhead per attempt, "
           f"{SPOT_ATTEMPTS} spot attempts")
-    print("model, AWS advisor bands as preemptions per node-hour (upper edges):")
-    print("  " + ", ".join(f"{band} {rate_from_monthly_fraction(f):.1e}"
-                           for band, f in AWS_ADVISOR_BANDS.items()))
-    print(f"model, at {PREEMPTIONS_PER_HOUR:.1e} preemptions per node-hour "
-          "(20% a month):")
+    bands = [f"{band} {rate_from_monthly_fraction(f):.1e}"
+             for band, f in AWS_ADVISOR_BANDS.items()]
+    print(f"model, AWS bands in preemptions per node-hour: {', '.join(bands[:2])}")
+    print(f"model, AWS bands in preemptions per node-hour: {', '.join(bands[2:])}")
+    print(f"model, rate used: {PREEMPTIONS_PER_HOUR:.1e} preemptions per node-hour "
+          "(20% a month)")
     for shape, fine in SHAPES.items():
         spot = on_spot(PIPELINE, fine_grained=fine,
                        preemptions_per_hour=PREEMPTIONS_PER_HOUR, **MODEL_INPUTS)
         demand = on_demand(PIPELINE, fine_grained=fine,
                            overhead_minutes=OVERHEAD_MINUTES)
-        print(f"  {shape}: cost {spot.cost:.2f} node-hours on spot, {demand.cost:.2f} "
-              f"on demand; {spot.hours:.2f} h vs {demand.hours:.2f} h")
+        print(f"model, {shape}: cost {spot.cost:.2f} node-hours on spot, "
+              f"{demand.cost:.2f} on demand; {spot.hours:.2f} h vs {demand.hours:.2f} h")
     for shape, fine in SHAPES.items():
         rate = break_even_rate(PIPELINE, fine_grained=fine, **MODEL_INPUTS)
         print(f"model, break-even, {shape}: {rate:.2f} preemptions per node-hour "

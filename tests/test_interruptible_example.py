@@ -150,7 +150,7 @@ def test_guide_restates_none_of_the_model_results(standalone_runs):
     run = standalone_runs(STEM)
     results = re.findall(r"(\d+\.\d\d)", "\n".join(
         line for line in run.stdout.splitlines()
-        if line.startswith(("  coarse:", "  fine-grained:", "model, break-even"))))
+        if line.startswith(("model, coarse:", "model, fine-grained:", "model, break-even"))))
     assert results, run.stdout
     guide = (ROOT / "guides" / "interruptible.md").read_text()
     assert not [r for r in results if r in guide and r not in {"0.30", "1.00"}]
