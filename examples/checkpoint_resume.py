@@ -113,7 +113,7 @@ def load_state(checkpoint: Checkpoint) -> Optional[dict]:
 # %%
 # The training itself is plain NumPy: synthetic data from a fixed seed (so every attempt
 # sees the same data), and one pass of mini-batch gradient descent per epoch.
-N_ROWS, N_FEATURES, BATCH, LEARNING_RATE = 80_000, 40, 250, 3e-6
+N_ROWS, N_FEATURES, BATCH, LEARNING_RATE = 40_000, 40, 250, 6e-6
 
 
 def check_n_epochs(n_epochs: int) -> None:
@@ -339,6 +339,6 @@ if __name__ == "__main__":
     ax.set_xlabel("epoch")
     ax.set_ylabel("mean squared error")
     ax.set_title("Attempt 2 resumes from attempt 1's checkpoint")
-    ax.legend(fontsize=10, loc="lower left")
+    ax.legend(fontsize=10, loc="upper right")
     fig.tight_layout()
     plt.show()

@@ -572,7 +572,8 @@ if __name__ == "__main__":
         demand = on_demand(PIPELINE, fine_grained=fine,
                            overhead_minutes=OVERHEAD_MINUTES)
         print(f"model, {shape}: cost {spot.cost:.2f} node-hours on spot, "
-              f"{demand.cost:.2f} on demand; {spot.hours:.2f} h vs {demand.hours:.2f} h")
+              f"{demand.cost:.2f} on demand; "
+              f"{spot.hours:.2f} h vs {demand.hours:.2f} h")
     for shape, fine in SHAPES.items():
         rate = break_even_rate(PIPELINE, fine_grained=fine, **MODEL_INPUTS)
         print(f"model, break-even, {shape}: {rate:.2f} preemptions per node-hour "

@@ -90,7 +90,7 @@ def train(n_epochs: int = 8, fail_after: int = 0) -> list[float]:
 # %%
 # The training itself is the Flyte 1 twin's NumPy code: synthetic data from a fixed
 # seed, one pass of mini-batch gradient descent per epoch.
-N_ROWS, N_FEATURES, BATCH, LEARNING_RATE = 80_000, 40, 250, 3e-6
+N_ROWS, N_FEATURES, BATCH, LEARNING_RATE = 40_000, 40, 250, 6e-6
 
 
 def check_inputs(n_epochs: int, fail_after: int) -> None:
@@ -246,6 +246,6 @@ if __name__ == "__main__":
     ax.set_xlabel("epoch")
     ax.set_ylabel("mean squared error")
     ax.set_title("Flyte 2, local run: the retry resumes from the checkpoint")
-    ax.legend(fontsize=10, loc="lower left")
+    ax.legend(fontsize=10, loc="upper right")
     fig.tight_layout()
     plt.show()
