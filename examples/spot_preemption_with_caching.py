@@ -24,7 +24,7 @@ Runs in about 5 s locally. The question behind it: :ref:`guide-interruptible`.
    .. code-block:: sh
       :caption: Run the workflow with your own inputs
 
-      pyflyte run examples/spot_preemption_with_caching.py pipeline --preempt_stage 3
+      pyflyte run examples/spot_preemption_with_caching.py pipeline --preempt_stage 0
 
    .. code-block:: sh
       :caption: Run it on a Flyte cluster (builds the image with your Docker)
