@@ -1,8 +1,11 @@
 """Sphinx configuration: furo, MyST guides and an executed sphinx-gallery of flytekit examples."""
 
+import os
+import subprocess
 import sys
 from importlib import metadata
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from sphinx.writers.html5 import HTML5Translator
 
@@ -13,12 +16,45 @@ author = "The flyte-workflow-structure authors"
 copyright = "2026, " + author
 
 extensions = [
-    "build_isolation",  # first: it sets HOME/TMPDIR before anything imports flytekit
+    "build_isolation",  # first: it moves HOME and TMPDIR into the build before anything runs
     "myst_parser",
     "sphinx_gallery.gen_gallery",
     "sphinx_copybutton",
-    "sphinx_design",
+    "sphinx_design",  # Flyte 1 / Flyte 2 tabs, collapsed details
+    "sphinxext.opengraph",  # a meta description (and Open Graph tags) on every page
+    "notfound.extension",  # 404.html whose links work from any missing URL
+    "sphinx_llms_txt",  # llms.txt and llms-full.txt for AI assistants
+    "gallery_notebooks",  # after sphinx-gallery: install cell and clean markdown in notebooks
 ]
+
+# Where the site is served, when the build knows it: Read the Docs sets its canonical URL;
+# elsewhere SITE_URL may. Without one, pages carry no canonical link and no sitemap is
+# written (a sitemap lists absolute URLs; sphinx-sitemap would warn, failing the build).
+SITE_URL = os.environ.get("READTHEDOCS_CANONICAL_URL") or os.environ.get("SITE_URL", "")
+if SITE_URL and not SITE_URL.endswith("/"):
+    SITE_URL += "/"
+
+
+def _repository_url() -> str:
+    """The public repository readers can clone: SITE_REPOSITORY_URL, Read the Docs' clone
+    URL, or this checkout's `origin` remote; empty when none is known (then no link is shown)."""
+    url = os.environ.get("SITE_REPOSITORY_URL") or os.environ.get("READTHEDOCS_GIT_CLONE_URL")
+    if not url:
+        try:
+            url = subprocess.run(["git", "remote", "get-url", "origin"], cwd=Path(__file__).parent,
+                                 capture_output=True, text=True, check=True).stdout.strip()
+        except (OSError, subprocess.CalledProcessError):
+            url = ""
+    if url.startswith("git@"):  # git@github.com:owner/repo.git -> https://github.com/owner/repo
+        host, _, path = url[4:].partition(":")
+        url = f"https://{host}/{path}"
+    url = url.removesuffix(".git")
+    return url if url.startswith("https://") else ""
+
+
+REPOSITORY_URL = _repository_url()
+if SITE_URL:
+    extensions.append("sphinx_sitemap")
 
 # Only the site's sources are documents; the gallery's header is raw input to sphinx-gallery.
 exclude_patterns = [
@@ -36,15 +72,26 @@ root_doc = "index"
 # Strict: every cross-reference must resolve (the Makefile adds -nW --keep-going).
 nitpicky = True
 
-myst_enable_extensions = ["colon_fence", "deflist"]
+myst_enable_extensions = ["colon_fence", "deflist", "substitution"]
 myst_heading_anchors = 3
+myst_footnote_transition = True
+# The landing page tells readers where to get the scripts: the repository when the build
+# knows it, otherwise the download buttons at the bottom of every example page.
+myst_substitutions = {
+    "get_the_scripts": (
+        f"clone [the site's repository]({REPOSITORY_URL}), which holds every script in "
+        "`examples/`, or download one from the buttons at the end of its page"
+        if REPOSITORY_URL else
+        "download it from the buttons at the end of its page (Python source or notebook)"
+    ),
+}
 
 sphinx_gallery_conf = {
     "examples_dirs": "examples",
     "gallery_dirs": "auto_examples",
     "filename_pattern": r"/",  # run every example, not only plot_*.py
     "within_subsection_order": "FileNameSortKey",
-    "reset_modules": ("matplotlib", "build_isolation.fresh_flytekit_cache"),
+    "reset_modules": ("matplotlib", "build_isolation.fresh_local_caches"),
     "download_all_examples": False,
     "remove_config_comments": True,
     # Run times are measured by `make bench`; the generated table page pulls jQuery and
@@ -54,6 +101,8 @@ sphinx_gallery_conf = {
     # Only the gallery's own stylesheet: the binder, dataframe and rendered-HTML ones style
     # output this site does not have, and each is a render-blocking request on every page.
     "css": ("sg_gallery",),
+    # Figures are drawn at the size furo shows them; sharp screens get a 2x image.
+    "image_srcset": ["2x"],
 }
 
 html_theme = "furo"
@@ -61,27 +110,40 @@ html_title = project
 html_static_path = ["_static"]
 html_favicon = "_static/favicon.svg"
 # Accessibility fixes for markup our dependencies generate (checked by tests/test_browser.py).
-html_css_files = ["accessibility.css"]
+html_css_files = ["accessibility.css", "site.css"]
 html_js_files = [("accessibility.js", {"defer": "defer"})]
 templates_path = ["_templates"]
-html_sidebars = {
-    "**": [
-        "sidebar/brand.html",
-        "sidebar/search.html",
-        "sidebar/scroll-start.html",
-        "sidebar/navigation.html",
-        "sidebar/built-with.html",
-        "sidebar/scroll-end.html",
-        "sidebar/variant-selector.html",
-    ]
-}
-# Readers should know which flytekit produced every output on the site.
+# Readers should know which SDKs produced every output on the site: said in every page's
+# footer (_templates/page.html), which phones show too.
 html_context = {
     "flytekit_version": metadata.version("flytekit"),
+    "flyte_version": metadata.version("flyte"),
     "python_version": ".".join(map(str, sys.version_info[:3])),
 }
 html_show_sourcelink = False
-html_copy_source = False
+html_copy_source = True  # sphinx-llms-txt builds llms-full.txt from the copied sources
+html_baseurl = SITE_URL
+if REPOSITORY_URL:
+    html_theme_options = {
+        "source_repository": REPOSITORY_URL + "/",
+        "source_branch": os.environ.get("SITE_REPOSITORY_BRANCH", "main"),
+        "source_directory": "",
+    }
+
+# Page metadata: a description from each page's first paragraph, no generated social-card
+# images (matplotlib renders one per page: slow, and nothing links them).
+ogp_site_url = SITE_URL
+ogp_social_cards = {"enable": False}
+ogp_description_length = 160
+sitemap_url_scheme = "{link}"  # one language, one version: no /en/latest/ in the URLs
+notfound_urls_prefix = urlsplit(SITE_URL).path or "/"
+# Relative links when the site's URL is unknown, so llms.txt works wherever it is served.
+llms_txt_uri_template = SITE_URL + "_sources/{docname}{suffix}{sourcelink_suffix}"
+llms_txt_summary = (
+    "Guides on when to decompose, parallelize, cache and use interruptible (spot) tasks in "
+    "Flyte, for flytekit (Flyte 1) and the flyte SDK (Flyte 2), each backed by example "
+    "scripts executed when the site was built."
+)
 
 # Copy only the code: skip the ">>> " and "$ " prompts and the output lines after them.
 copybutton_prompt_text = r">>> |\.\.\. |\$ "

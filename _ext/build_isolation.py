@@ -1,12 +1,13 @@
 """Keep the docs build away from the machine it runs on.
 
-The gallery runs flytekit inside the Sphinx process. Left alone, flytekit would read the
-reader's ``~/.flyte/config.yaml``, share one ``~/.flyte/local-cache`` across examples and
-builds (so "first run: cache miss" would only be true once), print its log lines into the
-pages, and leave two temp dirs in ``/tmp`` per process (see FACTS.md in the project brief).
+The gallery runs flytekit and the flyte SDK (Flyte 2) inside the Sphinx process. Left alone,
+they would read the reader's ``~/.flyte`` config, share one ``~/.flyte/local-cache`` across
+examples and builds (so "first run: cache miss" would only be true once), print their log
+lines into the pages, and leave temp dirs in ``/tmp`` (see FACTS.md in the project brief).
 
-This extension gives the build its own HOME and TMPDIR under the doctree dir, quiets
-flytekit's console logging, and hands every example an empty local cache.
+This extension gives the build its own HOME and TMPDIR under the doctree dir, hides the
+config files both SDKs would look for, quiets their console logging, and hands every example
+an empty local cache of each SDK.
 """
 
 from __future__ import annotations
@@ -17,13 +18,31 @@ import tempfile
 from pathlib import Path
 
 from sphinx.application import Sphinx
-from sphinx.config import Config
 
 # Set at config-inited; read by the gallery hook, which may run in a worker process.
 SCRATCH_ENV = "WORKFLOW_DOCS_SCRATCH"
 
 
-def _isolate_process(app: Sphinx, config: Config) -> None:
+def _short_socket_dir() -> None:
+    """Give multiprocessing its temp dir under /tmp before TMPDIR moves into the build.
+
+    multiprocessing names its Unix sockets after that dir (sphinx-sitemap starts a Manager,
+    which listens on one), and a socket path may not exceed 107 bytes: under the build's deep
+    TMPDIR the Manager fails with "AF_UNIX path too long". multiprocessing removes the dir when
+    the process exits.
+    """
+    import multiprocessing.util
+
+    saved = tempfile.tempdir
+    tempfile.tempdir = "/tmp" if os.access("/tmp", os.W_OK) else saved
+    try:
+        multiprocessing.util.get_temp_dir()
+    finally:
+        tempfile.tempdir = saved
+
+
+def _isolate_process(app: Sphinx) -> None:
+    _short_socket_dir()
     scratch = Path(app.doctreedir, "scratch").resolve()
     home, tmp = scratch / "home", scratch / "tmp"
     home.mkdir(parents=True, exist_ok=True)
@@ -36,6 +55,16 @@ def _isolate_process(app: Sphinx, config: Config) -> None:
     os.environ["FLYTE_SDK_LOGGING_LEVEL"] = "40"
     # flytekit's import installs rich tracebacks process-wide; keep Sphinx's own error report.
     os.environ["FLYTE_SDK_RICH_TRACEBACKS"] = "0"
+    # The flyte SDK's level (its generic name is the SDK's choice); 40 = ERROR again.
+    os.environ["LOG_LEVEL"] = "40"
+    # Both SDKs also find a config through these; the build must not read the reader's.
+    for pointer in ("FLYTECTL_CONFIG", "UCTL_CONFIG"):
+        os.environ.pop(pointer, None)
+    # Last, as it imports flyte: the SDK writes local runs to /tmp/flyte whatever
+    # TMPDIR says; keep them in ours.
+    from flyte_local_runs import keep_local_runs_under
+
+    keep_local_runs_under(tmp)
 
 
 def _remove_temp_files(app: Sphinx, exception: Exception | None) -> None:
@@ -48,24 +77,44 @@ def _remove_temp_files(app: Sphinx, exception: Exception | None) -> None:
         shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
 
 
-def fresh_flytekit_cache(gallery_conf: dict, fname: str | None) -> None:
-    """sphinx-gallery ``reset_modules`` hook: each example starts with an empty local cache."""
+def fresh_local_caches(gallery_conf: dict, fname: str | None) -> None:
+    """sphinx-gallery ``reset_modules`` hook: each example starts with empty local caches,
+    flytekit's and the flyte SDK's, in a directory of its own."""
     if fname is None:  # called once per gallery directory as well
         return
     scratch = os.environ.get(SCRATCH_ENV)
     if not scratch:
         raise RuntimeError("build_isolation must be in `extensions` before the gallery runs")
+    example = Path(fname).relative_to(Path(fname).anchor).with_suffix("").as_posix()
+    example_dir = Path(scratch, "local-cache", example.replace("/", "--"))
+    shutil.rmtree(example_dir, ignore_errors=True)
+    _point_flytekit_cache_at(example_dir / "flytekit")
+    _point_flyte_cache_at(example_dir / "flyte")
+
+
+def _point_flytekit_cache_at(cache_dir: Path) -> None:
     from flytekit.core import local_cache
 
     if local_cache.LocalTaskCache._initialized:
         local_cache.LocalTaskCache._cache.close()
-    cache_dir = Path(scratch, "local-cache", Path(fname).stem)
-    shutil.rmtree(cache_dir, ignore_errors=True)
     local_cache.CACHE_LOCATION = str(cache_dir)
     local_cache.LocalTaskCache._initialized = False
 
 
+def _point_flyte_cache_at(base_dir: Path) -> None:
+    """The flyte SDK keeps its cache in ``<base>/local-cache/cache.db``; ``<base>`` is
+    ``~/.flyte`` unless a config file is found (none is: HOME is the build's own)."""
+    from flyte._persistence import _db
+
+    _db.LocalDB.close_sync()
+    _db.LocalDB._conn = None  # an async connection belongs to the loop of the run that made it
+    _db.LocalDB._initialized = False
+    _db.DEFAULT_CACHE_DIR = str(base_dir)
+
+
 def setup(app: Sphinx) -> dict:
-    app.connect("config-inited", _isolate_process, priority=0)  # before sphinx-gallery (10)
+    # At once, before the extensions after this one are imported: sphinxext-opengraph imports
+    # matplotlib, which makes its config and font cache in the HOME it finds.
+    _isolate_process(app)
     app.connect("build-finished", _remove_temp_files)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -23,11 +23,13 @@ from conftest import ROOT
 
 
 @cache
-def load_example(stem: str) -> ModuleType:
-    """Import examples/<stem>.py without running its __main__ block."""
-    spec = importlib.util.spec_from_file_location(stem, ROOT / "examples" / f"{stem}.py")
+def load_example(name: str) -> ModuleType:
+    """Import examples/<name>.py (``name`` may be ``flyte2/<file>``) without running its
+    __main__ block."""
+    module_name = name.replace("/", ".")
+    spec = importlib.util.spec_from_file_location(module_name, ROOT / "examples" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
-    sys.modules[stem] = module  # flytekit resolves task names through sys.modules
+    sys.modules[module_name] = module  # flytekit resolves task names through sys.modules
     spec.loader.exec_module(module)
     return module
 

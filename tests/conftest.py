@@ -16,9 +16,22 @@ from pathlib import Path
 
 import pytest
 
+from browser import chromium, find_chromium, serve
 from site_build import ROOT, copy_sources, sphinx_command
-EXAMPLES = sorted(p for p in (ROOT / "examples").glob("*.py"))
+
+EXAMPLES_DIR = ROOT / "examples"
+# Every example script: flytekit (Flyte 1) ones in examples/, flyte SDK (Flyte 2) ones in the
+# sub-gallery examples/flyte2/.
+EXAMPLES = sorted(EXAMPLES_DIR.rglob("*.py"))
+FLYTE2_EXAMPLES = [p for p in EXAMPLES if p.parent.name == "flyte2"]
+FLYTEKIT_EXAMPLES = [p for p in EXAMPLES if p not in FLYTE2_EXAMPLES]
 GUIDES = sorted((ROOT / "guides").glob("*.md"))
+
+
+def example_name(path: Path) -> str:
+    """An example's path under examples/, without .py: ``rerun_with_caching``,
+    ``flyte2/<file>``. Its page is ``auto_examples/<name>.html``."""
+    return path.relative_to(EXAMPLES_DIR).with_suffix("").as_posix()
 
 # Before any test module imports flytekit: it reads ~/.flyte/config* and makes temp dirs on import.
 SESSION_DIR = Path(tempfile.mkdtemp(prefix="workflow-docs-tests-"))
@@ -29,6 +42,17 @@ os.environ["TMPDIR"] = str(SESSION_DIR / "tmp")
 tempfile.tempdir = str(SESSION_DIR / "tmp")
 os.environ["FLYTE_SDK_LOGGING_LEVEL"] = "40"
 os.environ["FLYTE_SDK_RICH_TRACEBACKS"] = "0"
+os.environ["LOG_LEVEL"] = "40"  # the flyte SDK's logger, as in the build (_ext/build_isolation.py)
+for _pointer in ("FLYTECTL_CONFIG", "UCTL_CONFIG"):  # config files both SDKs would read
+    os.environ.pop(_pointer, None)
+# The flyte SDK writes local runs to /tmp/flyte whatever TMPDIR says: keep them under the
+# session's TMPDIR, here and (through _ext/startup/sitecustomize.py) in every subprocess.
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    filter(None, [str(ROOT / "_ext" / "startup"), os.environ.get("PYTHONPATH")]))
+sys.path.insert(0, str(ROOT / "_ext"))
+from flyte_local_runs import patch_when_imported  # noqa: E402
+
+patch_when_imported()
 # Examples name their image registry from this; a loopback default keeps image probes offline.
 os.environ["FLYTE_IMAGE_REGISTRY"] = "localhost:30000"
 # Examples end figure cells with plt.show(): no window, no "non-interactive" warning.
@@ -77,9 +101,10 @@ def site() -> SiteBuild:
 def standalone_runs():
     """Run each example as a reader would (`python examples/<file>.py`), once per session.
 
-    Each run gets its own empty HOME (so its own empty flytekit cache) and TMPDIR.
-    Returns a function: example stem -> finished process. ``run(stem, again=True)`` runs the
-    script a second time on the first run's HOME and TMPDIR, as a reader re-running it would.
+    Each run gets its own empty HOME (so its own empty local caches) and TMPDIR.
+    Returns a function: example name (see ``example_name``) -> finished process.
+    ``run(name, again=True)`` runs the script a second time on the first run's HOME and
+    TMPDIR, as a reader re-running it would.
     """
     machines: dict[str, tuple[Path, Path]] = {}
     runs: dict[tuple[str, bool], subprocess.CompletedProcess] = {}
@@ -136,3 +161,41 @@ def empty_flytekit_cache(monkeypatch):
     yield
     if cache._initialized:
         cache._cache.close()
+
+
+# --------------------------------------------------------------------------------------------
+# The built site in a real browser (tests/test_browser.py, tests/test_reading.py).
+
+UNDER_CI = os.environ.get("CI", "").lower() == "true"
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Headless Chromium through Playwright, one for the session; skipped (failed under CI)
+    where there is none."""
+    executable = find_chromium()
+    if executable is None:
+        looked = (f"$CHROMIUM={os.environ['CHROMIUM']}" if os.environ.get("CHROMIUM")
+                  else "chromium, chromium-browser, google-chrome on PATH")
+        reason = (f"no Chromium found ({looked}); install Debian's with "
+                  "`apt-get install chromium` (.ci/run does)")
+        if UNDER_CI:
+            pytest.fail("CI=true: " + reason)
+        pytest.skip(reason)
+    try:
+        import playwright.sync_api  # noqa: F401
+        import axe_playwright_python  # noqa: F401
+    except ImportError as error:
+        reason = f"{error.name} is not installed (it is in the test extra of pyproject.toml)"
+        if UNDER_CI:
+            pytest.fail("CI=true: " + reason)
+        pytest.skip(reason)
+    with chromium(fresh_dir("chromium"), executable) as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def base_url(site):
+    """The strict build, served on loopback."""
+    with serve(site.html) as url:
+        yield url

@@ -53,8 +53,12 @@ def isolated_env(work: Path) -> dict:
     home, tmp = work / "home", work / "tmp"
     home.mkdir(parents=True, exist_ok=True)
     tmp.mkdir(parents=True, exist_ok=True)
+    # As the tests run examples: quiet SDK logs, and local flyte runs kept under TMPDIR
+    # (_ext/flyte_local_runs.py says why).
+    startup = str(ROOT / "_ext" / "startup")
     return {**os.environ, "HOME": str(home), "TMPDIR": str(tmp), "MPLBACKEND": "Agg",
-            "FLYTE_SDK_LOGGING_LEVEL": "40"}
+            "FLYTE_SDK_LOGGING_LEVEL": "40", "LOG_LEVEL": "40",
+            "PYTHONPATH": os.pathsep.join(filter(None, [startup, os.environ.get("PYTHONPATH")]))}
 
 
 def bench_builds(work: Path, clean_runs: int, noop_runs: int) -> tuple[dict, Path]:
@@ -80,7 +84,7 @@ def bench_builds(work: Path, clean_runs: int, noop_runs: int) -> tuple[dict, Pat
 def gallery_run_time(gallery: Path) -> float:
     """Sum of the examples' run times as sphinx-gallery recorded them in this build."""
     total = 0.0
-    for rst in gallery.glob("*.rst"):
+    for rst in gallery.rglob("*.rst"):
         match = re.search(r"\*\*Total running time of the script:\*\* \((\d+) minutes ([\d.]+) seconds\)",
                           rst.read_text())
         if match:
@@ -90,15 +94,16 @@ def gallery_run_time(gallery: Path) -> float:
 
 def bench_examples(work: Path, runs: int) -> dict:
     results = {}
-    for script in sorted((ROOT / "examples").glob("*.py")):
+    for script in sorted((ROOT / "examples").rglob("*.py")):
         walls, peaks = [], []
         for run in range(runs):
             env = isolated_env(work / f"example-{script.stem}-{run}")
             wall, peak = timed([sys.executable, str(script)], env, cwd=ROOT)
             walls.append(wall)
             peaks.append(peak)
-        results[script.stem] = {"wall_s": statistics.median(walls), "runs_s": walls,
-                                "peak_rss_mb": max(peaks)}
+        name = script.relative_to(ROOT / "examples").with_suffix("").as_posix()
+        results[name] = {"wall_s": statistics.median(walls), "runs_s": walls,
+                         "peak_rss_mb": max(peaks)}
     return results
 
 

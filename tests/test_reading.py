@@ -1,0 +1,423 @@
+"""A reader takes in each answer at a glance and can run every example from its page (issue 9).
+
+The built HTML is read with BeautifulSoup where structure is enough (verdict length, paragraph
+length, source paths, the Run-it box, page metadata, notebooks) and laid out in Chromium where
+only a browser can tell (what runs off the right edge at 1280 px, sideways scrolling at 390 px,
+figure sizes, the first screen, the page outline, search ranking).
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import re
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+from bs4 import BeautifulSoup
+
+from browser import built_pages
+from conftest import (EXAMPLES, GUIDES, copy_sources, example_name, fresh_dir, run_example,
+                      sphinx_build)
+
+MAX_VERDICT_WORDS = 60
+MAX_PARAGRAPH_WORDS = 90
+# A figure may be drawn a little larger than shown (it is scaled down, stays sharp), not more.
+MAX_DRAWN_OVER_SHOWN = 1.15
+DESKTOP = {"width": 1280, "height": 900}
+PHONE = {"width": 390, "height": 844}
+
+GUIDE_PAGES = [f"guides/{g.stem}.html" for g in GUIDES]
+EXAMPLE_PAGES = [f"auto_examples/{example_name(e)}.html" for e in EXAMPLES]
+guide_pages = pytest.mark.parametrize("page", GUIDE_PAGES)
+example_pages = pytest.mark.parametrize("page", EXAMPLE_PAGES)
+
+# A path to a source file (x/y/z.go, flytekit/core/base_task.py). Paths under examples/ are the
+# reader's own copies of this site's scripts, named in commands; they may stand in prose.
+SOURCE_PATH = re.compile(r"(?<![\w/.~-])(?!examples/)(?:[\w.-]+/)+[\w.-]+\."
+                         r"(?:go|py|proto|rs|ts|ya?ml|toml|md|rst|json)\b")
+
+# Words a search should answer with a guide, and the guide.
+SEARCH_ANSWERS = {
+    "map_task": "parallelism", "max_parallelism": "parallelism", "cache": "caching",
+    "caching": "caching", "interruptible": "interruptible", "spot": "interruptible",
+    "retries": "interruptible", "decompose": "decomposition", "resources": "decomposition",
+}
+
+
+def html(site, page: str) -> BeautifulSoup:
+    return BeautifulSoup((site.html / page).read_text(encoding="utf-8"), "html.parser")
+
+
+def words(text: str) -> int:
+    return len(text.split())
+
+
+def _assert_none(problems: list[str]) -> None:
+    assert not problems, f"{len(problems)} problem(s):\n" + "\n".join(problems)
+
+
+# --------------------------------------------------------------------------------------------
+# Guides read top-down in layers.
+
+@guide_pages
+def test_guide_opens_with_a_short_verdict_for_each_sdk(site, page):
+    """The first thing under the question is the "Short answer": one tab per SDK, each at
+    most 60 words."""
+    article = html(site, page).select_one("article")
+    title = article.select_one("h1")
+    first_block = title.find_next(lambda tag: tag.name in ("p", "div", "table", "ul", "ol"))
+    assert first_block is not None and "verdict" in first_block.get("class", []), (
+        "the first block under the title is not the verdict admonition (class verdict)")
+    tabs = first_block.select(".sd-tab-set > label")
+    assert [t.get_text(" ", strip=True) for t in tabs][:2] == [
+        "Flyte 1 (flytekit)", "Flyte 2 (flyte SDK)"], "verdict tabs for Flyte 1 and Flyte 2"
+    for label, content in zip(tabs, first_block.select(".sd-tab-set > .sd-tab-content")):
+        count = words(content.get_text(" ", strip=True))
+        assert count <= MAX_VERDICT_WORDS, f"{label.get_text(strip=True)}: {count} words"
+
+
+PROSE_OUTSIDE = ".sphx-glr-script-out, .sphx-glr-thumbcontainer, .sphx-glr-footer, aside.footnote"
+
+
+@pytest.mark.parametrize("page", ["index.html", *GUIDE_PAGES, *EXAMPLE_PAGES])
+def test_no_paragraph_runs_over_90_words(site, page):
+    problems = []
+    for p in html(site, page).select("article p"):
+        count = words(p.get_text(" ", strip=True))
+        if count > MAX_PARAGRAPH_WORDS and not p.find_parent(class_="footnote"):
+            problems.append(f"{count} words: {p.get_text(' ', strip=True)[:100]}...")
+    _assert_none(problems)
+
+
+@pytest.mark.parametrize("page", ["index.html", *GUIDE_PAGES])
+def test_source_paths_live_in_footnotes_not_in_running_prose(site, page):
+    """Prose, lists and tables name what a reader needs; the file a claim comes from sits one
+    click away, in a footnote (or a section headed Sources)."""
+    problems = []
+    for p in html(site, page).select("article p"):
+        if p.find_parent("aside", class_="footnote") or p.find_parent(id="sources"):
+            continue
+        problems += [f"{m[0]} in: {p.get_text(' ', strip=True)[:90]}..."
+                     for m in SOURCE_PATH.finditer(p.get_text(" "))]
+    _assert_none(problems)
+
+
+# --------------------------------------------------------------------------------------------
+# Every example can be run from its page.
+
+@example_pages
+def test_example_page_opens_with_a_run_it_box(site, page):
+    """Before the first line of the example's code: a "Run it" box with four commands, each
+    in its own block (so each has a copy button), each with a caption."""
+    article = html(site, page).select_one("article")
+    box = article.select_one(".admonition.run-it")
+    assert box is not None, "no Run-it box (class run-it)"
+    assert box.select_one(".admonition-title").get_text(strip=True) == "Run it"
+    first_code = article.select_one("div.highlight-Python, div.highlight-python")
+    assert first_code is None or box.sourceline < first_code.sourceline, \
+        "the Run-it box comes after the example's code"
+    blocks = box.select("div.literal-block-wrapper")
+    assert len(blocks) == 4, f"{len(blocks)} captioned code blocks in the Run-it box"
+    for block in blocks:
+        assert block.select_one(".code-block-caption").get_text(strip=True)
+        assert len(block.select_one("pre").get_text().strip().splitlines()) <= 2
+
+
+def notebook_of(site, page: str) -> tuple[Path, dict]:
+    link = next(a for a in html(site, page).select("a[href$='.ipynb']"))
+    path = (site.html / page).parent / link["href"]
+    return path, json.loads(path.read_text(encoding="utf-8"))
+
+
+RST_LEFTOVER = re.compile(
+    r"^\s*\.\. [\w-]+::|^\s*:(?:caption|class|ref|doc):|:(?:ref|doc|class|func|download):`"
+    r"|(?<!`)`[a-z0-9]+(?:-[a-z0-9]+)+`(?!`)", re.M)
+
+
+def ignore_blocks_removed(source: str) -> str:
+    return re.sub(r"^[ \t]*# sphinx_gallery_start_ignore\n.*?^[ \t]*# sphinx_gallery_end_ignore\n",
+                  "", source, flags=re.M | re.S)
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=example_name)
+def test_notebook_installs_what_the_page_says_and_reads_as_markdown(site, example):
+    page = f"auto_examples/{example_name(example)}.html"
+    _, notebook = notebook_of(site, page)
+    first = notebook["cells"][0]
+    install = re.search(r"^\s*(pip install \S.*)$", example.read_text(), re.M)[1]
+    assert first["cell_type"] == "code" and "".join(first["source"]) == f"%{install}"
+    leftovers = [f"{m[0]!r} in: {''.join(c['source'])[max(0, m.start() - 40):m.end() + 20]!r}"
+                 for c in notebook["cells"] if c["cell_type"] == "markdown"
+                 for m in RST_LEFTOVER.finditer("".join(c["source"]))]
+    _assert_none(leftovers)
+
+
+def code_of(source: str) -> str:
+    """A script's program, as Python sees it: no docstring, no comments."""
+    tree = ast.parse(source)
+    if tree.body and isinstance(tree.body[0], ast.Expr) and isinstance(tree.body[0].value,
+                                                                       ast.Constant):
+        tree.body = tree.body[1:]
+    return ast.dump(tree)
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=example_name)
+def test_notebook_holds_the_script_and_runs_whole(site, example):
+    """A notebook's code cells are the script minus its sphinx-gallery ignore blocks (hidden on
+    the page, left out of the notebook). Without such blocks that is the very program the
+    standalone tests run; with them, the notebook's code must still run on its own."""
+    _, notebook = notebook_of(site, f"auto_examples/{example_name(example)}.html")
+    cells = ["".join(c["source"]) for c in notebook["cells"][1:] if c["cell_type"] == "code"]
+    code = "\n\n".join(cells) + "\n"
+    source = example.read_text()
+    assert code_of(code) == code_of(ignore_blocks_removed(source))
+    if ignore_blocks_removed(source) != source:
+        copy = fresh_dir("notebook") / example.name
+        copy.write_text(code)
+        result = run_example(copy)
+        assert result.returncode == 0, result.stderr[-3000:]
+
+
+# --------------------------------------------------------------------------------------------
+# Page metadata.
+
+def test_every_page_has_a_meta_description(site):
+    problems, seen = [], {}
+    for page in built_pages(site.html):
+        meta = html(site, page).select_one('meta[name="description"]')
+        text = (meta or {}).get("content", "")
+        if len(text) < 50:
+            problems.append(f"{page}: description {text!r}")
+        elif "import " in text:
+            problems.append(f"{page}: the description quotes code: {text!r}")
+        seen.setdefault(text, []).append(page)
+    problems += [f"same description on {pages}" for pages in seen.values() if len(pages) > 1]
+    _assert_none(problems)
+
+
+def test_site_has_a_404_page_an_llms_txt_and_no_empty_index(site):
+    not_found = html(site, "404.html")
+    links = {a["href"] for a in not_found.select("article a[href]")}
+    for guide in GUIDES:
+        assert any(h.endswith(f"guides/{guide.stem}.html") for h in links), guide.stem
+    llms = (site.html / "llms.txt").read_text(encoding="utf-8")
+    for page in GUIDE_PAGES + EXAMPLE_PAGES:
+        title = html(site, page).select_one("h1").get_text(" ", strip=True).rstrip("#¶ ")
+        assert title in llms, f"llms.txt does not list {page} ({title!r})"
+    assert (site.html / "llms-full.txt").stat().st_size > 10_000
+    if (site.html / "genindex.html").exists():
+        assert html(site, "genindex.html").select("table.indextable a"), "empty general index"
+
+
+def test_without_a_site_url_there_is_no_sitemap_and_no_repository_link(site):
+    """The default build knows neither where it is served nor a public repository: it says
+    how to get the scripts from the pages themselves, and links nowhere it cannot know."""
+    assert not (site.html / "sitemap.xml").exists()
+    landing = html(site, "index.html")
+    assert landing.select_one('link[rel="canonical"]') is None
+    assert "download it from the buttons at the end of its page" in landing.get_text(" ")
+
+
+SITE_URL = "https://docs.example.org/flyte-structure/"
+REPOSITORY = "https://github.com/example-org/flyte-workflow-structure"
+
+
+@pytest.fixture(scope="module")
+def site_with_urls():
+    """A prose-only build that knows its URL and repository, as a hosted build would."""
+    work = fresh_dir("site-urls")
+    src = copy_sources(work / "src")
+    env = {**os.environ, "SITE_URL": SITE_URL, "SITE_REPOSITORY_URL": REPOSITORY + ".git"}
+    result = sphinx_build(src, work / "html", "-D", "plot_gallery=0", env=env)
+    assert result.returncode == 0, result.stdout[-4000:]
+    return work / "html"
+
+
+def test_a_hosted_build_writes_a_sitemap_canonical_links_and_the_repository_link(site_with_urls):
+    sitemap = (site_with_urls / "sitemap.xml").read_text(encoding="utf-8")
+    listed = set(re.findall(r"<loc>([^<]+)</loc>", sitemap))
+    for page in GUIDE_PAGES + ["index.html"]:
+        assert SITE_URL + page in listed or (page == "index.html" and SITE_URL in listed), page
+    assert all(url.startswith(SITE_URL) for url in listed)
+    guide = BeautifulSoup((site_with_urls / GUIDE_PAGES[0]).read_text(), "html.parser")
+    assert guide.select_one('link[rel="canonical"]')["href"] == SITE_URL + GUIDE_PAGES[0]
+    landing = BeautifulSoup((site_with_urls / "index.html").read_text(), "html.parser")
+    assert REPOSITORY in {a["href"].rstrip("/") for a in landing.select("article a[href]")}
+    llms = (site_with_urls / "llms.txt").read_text(encoding="utf-8")
+    assert f"]({SITE_URL}_sources/" in llms
+
+
+# --------------------------------------------------------------------------------------------
+# Layout, in Chromium.
+
+# Every block that could run off the right edge of the column: what scrolls inside its box,
+# and what sticks out of the article.
+OVERFLOW_JS = """() => {
+  const article = document.querySelector("article");
+  const right = article.getBoundingClientRect().right;
+  const name = el => el.tagName.toLowerCase() + (el.className ? "." +
+      String(el.className).trim().split(/\\s+/).slice(0, 2).join(".") : "");
+  const problems = [];
+  for (const el of article.querySelectorAll("pre, .table-wrapper, .sd-tab-content")) {
+    if (el.scrollWidth > el.clientWidth + 1)
+      problems.push(`${name(el)} scrolls: ${el.scrollWidth} px of content in ${el.clientWidth} px:
+        ${el.innerText.split("\\n").find(l => l.length > 60)?.slice(0, 60) || ""}`);
+  }
+  for (const el of article.querySelectorAll("img, svg, table, .admonition, .sd-tab-set, pre")) {
+    const box = el.getBoundingClientRect();
+    if (box.width && box.right > right + 1)
+      problems.push(`${name(el)} sticks out of the column by ${Math.round(box.right - right)} px`);
+  }
+  const page = document.documentElement;
+  if (page.scrollWidth > window.innerWidth)
+    problems.push(`the page scrolls sideways: ${page.scrollWidth} px in ${window.innerWidth}`);
+  return problems;
+}"""
+
+FIGURES_JS = """() => [...document.querySelectorAll("img.sphx-glr-single-img, img.sphx-glr-multi-img")]
+  .map(img => ({src: img.getAttribute("src"), natural: img.naturalWidth, shown: img.clientWidth,
+                srcset: img.getAttribute("srcset") || ""}))"""
+
+SIDEWAYS_JS = """() => ({
+  page: document.documentElement.scrollWidth, window: window.innerWidth,
+  tables: [...document.querySelectorAll(".table-wrapper")]
+    .filter(w => w.scrollWidth > w.clientWidth + 1)
+    .map(w => getComputedStyle(w).backgroundImage.includes("gradient")),
+})"""
+
+
+@pytest.fixture(scope="module")
+def layouts(browser, base_url, site) -> dict[str, dict]:
+    """Every page laid out at 1280 px (overflow, figures) and at 390 px (sideways scroll)."""
+    results = {}
+    desktop = browser.new_context(viewport=DESKTOP)
+    phone = browser.new_context(viewport=PHONE, device_scale_factor=1)
+    try:
+        wide, narrow = desktop.new_page(), phone.new_page()
+        for page in built_pages(site.html):
+            wide.goto(base_url + page, wait_until="load")
+            narrow.goto(base_url + page, wait_until="load")
+            results[page] = {"overflow": wide.evaluate(OVERFLOW_JS),
+                             "figures": wide.evaluate(FIGURES_JS),
+                             "phone": narrow.evaluate(SIDEWAYS_JS)}
+    finally:
+        desktop.close()
+        phone.close()
+    return results
+
+
+def test_nothing_runs_off_the_right_edge_at_1280_px(layouts):
+    _assert_none([f"{page}: {p}" for page, r in layouts.items() for p in r["overflow"]])
+
+
+def test_no_page_scrolls_sideways_at_390_px(layouts):
+    problems = []
+    for page, r in layouts.items():
+        phone = r["phone"]
+        if phone["page"] > phone["window"]:
+            problems.append(f"{page}: {phone['page']} px wide in a {phone['window']} px window")
+        if not all(phone["tables"]):
+            problems.append(f"{page}: a table scrolls with no sign that it does")
+    _assert_none(problems)
+
+
+def test_figures_are_drawn_at_the_width_shown_with_a_2x_image(layouts):
+    problems, figures = [], 0
+    for page, r in layouts.items():
+        for fig in r["figures"]:
+            figures += 1
+            if fig["natural"] > MAX_DRAWN_OVER_SHOWN * fig["shown"]:
+                problems.append(f"{page}: {fig['src']} drawn {fig['natural']} px wide, "
+                                f"shown at {fig['shown']} px")
+            if not re.search(r"\s2(\.0+)?x\b", fig["srcset"]):
+                problems.append(f"{page}: {fig['src']} has no 2x image")
+    assert figures, "no gallery figure on any page"
+    _assert_none(problems)
+
+
+FIRST_SCREEN_JS = """() => {
+  const verdict = document.querySelector("article .admonition.verdict");
+  const text = verdict.querySelector(".sd-tab-content p, p:not(.admonition-title)");
+  const body = document.querySelector("article section > p");
+  const after = [...document.querySelectorAll("article table, article .graphviz, article img")]
+    .find(el => verdict.compareDocumentPosition(el) & Node.DOCUMENT_POSITION_FOLLOWING);
+  return {verdictSize: getComputedStyle(text).fontSize, bodySize: getComputedStyle(body).fontSize,
+          aidTop: after ? after.getBoundingClientRect().top : null, height: window.innerHeight};
+}"""
+
+
+@guide_pages
+def test_verdict_at_body_size_and_decision_aid_on_the_first_screen(browser, base_url, page):
+    context = browser.new_context(viewport=DESKTOP)
+    try:
+        tab = context.new_page()
+        tab.goto(base_url + page)
+        found = tab.evaluate(FIRST_SCREEN_JS)
+    finally:
+        context.close()
+    assert found["verdictSize"] == found["bodySize"], found
+    assert found["aidTop"] is not None, "no decision table or diagram after the verdict"
+    assert found["aidTop"] < found["height"], f"the decision aid starts at {found['aidTop']} px"
+
+
+@guide_pages
+def test_page_outline_is_on_screen_at_a_laptop_width(browser, base_url, page):
+    """furo hides "On this page" below 1312 px; the site's CSS keeps it from 1200 px."""
+    context = browser.new_context(viewport=DESKTOP)
+    try:
+        tab = context.new_page()
+        tab.goto(base_url + page)
+        outline = tab.locator(".toc-drawer .toc-tree")
+        box = outline.bounding_box()
+        assert outline.is_visible() and box and box["x"] + box["width"] <= DESKTOP["width"]
+        assert outline.locator("a").count() >= 4, "the outline lists the guide's sections"
+    finally:
+        context.close()
+
+
+def test_sdk_version_note_is_visible_on_a_phone(browser, base_url):
+    context = browser.new_context(viewport=PHONE)
+    try:
+        tab = context.new_page()
+        tab.goto(base_url + GUIDE_PAGES[0])
+        note = tab.locator("footer .built-with")
+        note.scroll_into_view_if_needed()
+        assert note.is_visible() and "flytekit" in note.inner_text()
+    finally:
+        context.close()
+
+
+# --------------------------------------------------------------------------------------------
+# Search.
+
+def search(browser, base_url, term: str) -> list[str]:
+    """The result links of the site's own search, in order, as paths with their fragment."""
+    context = browser.new_context()
+    try:
+        tab = context.new_page()
+        tab.goto(f"{base_url}search.html?q={term}")
+        tab.wait_for_function(
+            "() => /Search finished|did not match/.test("
+            "document.querySelector('#search-results .search-summary')?.textContent || '')",
+            timeout=15000)
+        hrefs = tab.eval_on_selector_all("#search-results ul.search li > a",
+                                         "as => as.map(a => a.href)")
+    finally:
+        context.close()
+    return [urlsplit(h).path.lstrip("/") + ("#" + urlsplit(h).fragment if urlsplit(h).fragment
+                                            else "") for h in hrefs]
+
+
+@pytest.mark.parametrize("term,guide", sorted(SEARCH_ANSWERS.items()))
+def test_search_lists_the_guide_that_answers_among_the_first_two(browser, base_url, term, guide):
+    results = search(browser, base_url, term)
+    first_two = [r.split("#")[0] for r in results[:2]]
+    assert f"guides/{guide}.html" in first_two, f"{term!r}: {results[:5]}"
+
+
+def test_search_for_retries_can_land_on_the_retry_section(browser, base_url):
+    results = search(browser, base_url, "retries")
+    assert any(r.startswith("guides/interruptible.html#") for r in results), results[:8]
