@@ -16,7 +16,7 @@ guides = pytest.mark.parametrize("guide", GUIDES, ids=lambda p: p.stem)
 
 # Python a guide may show: the executed examples, and snippets that cannot run here (each one
 # labelled as such on its page and checked to parse by its guide's tests).
-CODE_SOURCES = sorted((ROOT / "examples").glob("*.py")) + sorted((ROOT / "guides" / "snippets").glob("*.py"))
+CODE_SOURCES = sorted((ROOT / "examples").rglob("*.py")) + sorted((ROOT / "guides" / "snippets").glob("*.py"))
 
 
 def built(site, relpath: str) -> BeautifulSoup:
