@@ -1,27 +1,22 @@
 """The Flyte 2 retries example does what its page says, measured with the ``flyte`` SDK.
 
 Local runs execute in this process, so the tests read which epoch each attempt started
-from (the example's ``ATTEMPT_STARTS``). Every run gets its own name and raw-data
-directory, and its metadata directory (the SDK always puts it under /tmp/flyte/metadata)
-is removed afterwards.
+from (the example's ``ATTEMPT_STARTS``). conftest keeps the SDK's local runs under the
+session's TMPDIR, here and in subprocesses.
 """
 
 from __future__ import annotations
 
-import importlib.util
-import os
-import shutil
-import subprocess
 import sys
-import uuid
 from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, fresh_dir
+from compiled import load_example
+from conftest import ROOT, run_example
 
-SCRIPT = ROOT / "examples" / "flyte2" / "retries_and_checkpoint.py"
-METADATA = Path("/tmp/flyte/metadata")  # flyte 2.12.1 `_run_local`, not configurable
+NAME = "flyte2/retries_and_checkpoint"
+SCRIPT = ROOT / "examples" / f"{NAME}.py"
 
 
 @pytest.fixture(scope="module")
@@ -29,34 +24,21 @@ def example():
     """The example as a module (its __main__ block does not run), and an initialized SDK."""
     import flyte
 
-    spec = importlib.util.spec_from_file_location("flyte2_retries_example", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
+    module = load_example(NAME)
     flyte.init()
     return module
 
 
-def run_name() -> str:
-    return f"docs-test-{uuid.uuid4().hex[:12]}"
-
-
 @pytest.fixture
 def run(example):
-    """Run a task locally under a fresh name and raw-data dir; clean its metadata after."""
+    """Run a task locally, recording from an empty ATTEMPT_STARTS."""
     import flyte
-
-    names = []
 
     def _run(task, **inputs):
         example.ATTEMPT_STARTS.clear()
-        names.append(run_name())
-        context = flyte.with_runcontext(name=names[-1], raw_data_path=str(fresh_dir("raw")))
-        return context.run(task, **inputs)
+        return flyte.run(task, **inputs)
 
-    yield _run
-    for name in names:
-        shutil.rmtree(METADATA / name, ignore_errors=True)
+    return _run
 
 
 def test_the_sdk_retries_locally_and_the_retry_resumes_from_the_checkpoint(example, run):
@@ -123,16 +105,9 @@ def test_environment_image_pins_the_installed_numpy(example):
     (["--n_epochs", "4", "--fail_after", "9"], "fail_after must be between 0"),
 ])
 def test_bad_input_fails_the_run_with_one_line_naming_the_input(flags, message):
-    name = run_name()
     flyte_cli = str(Path(sys.executable).parent / "flyte")
-    command = [flyte_cli, "run", "--local", "--name", name, "--raw-data-path",
-               str(fresh_dir("raw")), str(SCRIPT), "train", *flags]
-    env = {**os.environ, "LOG_LEVEL": "critical", "COLUMNS": "200"}
-    try:
-        result = subprocess.run(command, capture_output=True, text=True, env=env, cwd=ROOT,
-                                timeout=300, check=False)
-    finally:
-        shutil.rmtree(METADATA / name, ignore_errors=True)
+    result = run_example(SCRIPT, command=(flyte_cli, "run", "--local", str(SCRIPT), "train",
+                                          *flags), env={"COLUMNS": "200"})
     output = result.stdout + result.stderr
     assert result.returncode != 0, output[-2000:]
     assert [line for line in output.splitlines() if message in line], output[-2000:]
