@@ -556,10 +556,9 @@ SHAPES = {"coarse": False, "fine-grained": True}
 
 if __name__ == "__main__":
     print("model inputs: featurize 15, train 90, evaluate 15 min on spot; "
-          "publish 5 min on demand")
+          "publish 5 on demand")
     print(f"model inputs: spot price {SPOT_PRICE_RATIO:.2f} of on demand, "
-          f"{OVERHEAD_MINUTES:.0f} min overhead per attempt, "
-          f"{SPOT_ATTEMPTS} spot attempts")
+          f"{OVERHEAD_MINUTES:.0f} min overhead per attempt, {SPOT_ATTEMPTS} on spot")
     bands = [f"{band} {rate_from_monthly_fraction(f):.1e}"
              for band, f in AWS_ADVISOR_BANDS.items()]
     print(f"model, AWS bands in preemptions per node-hour: {', '.join(bands[:2])}")
