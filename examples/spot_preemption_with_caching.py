@@ -30,7 +30,7 @@ Runs in about 5 s locally. The question behind it: :ref:`guide-interruptible`.
       :caption: Run it on a Flyte cluster (builds the image with your Docker)
 
       pyflyte run --remote examples/spot_preemption_with_caching.py pipeline \\
-          --preempt_stage 3
+          --preempt_stage 0
 """
 
 # %%
