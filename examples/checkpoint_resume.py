@@ -169,7 +169,7 @@ def run_epoch(state: dict, x: np.ndarray, y: np.ndarray) -> None:
 # Here the blob store is a local directory, each attempt is a separate process, and a
 # preemption is a SIGKILL, sent as soon as the checkpoint shows epoch ``KILL_AFTER``.
 # Nothing of the killed process survives except what it wrote out. (The processes import
-# the task from ``checkpoint_resume.py``, so these cells need the script, not a notebook.)
+# the task from ``checkpoint_resume.py``: these cells need the script, not a notebook.)
 import functools
 import signal
 import subprocess
