@@ -1,4 +1,4 @@
-"""
+r"""
 Spot preemptions: small cached stages lose less work
 ====================================================
 
@@ -29,7 +29,7 @@ Runs in about 5 s locally. The question behind it: :ref:`guide-interruptible`.
    .. code-block:: sh
       :caption: Run it on a Flyte cluster (builds the image with your Docker)
 
-      pyflyte run --remote examples/spot_preemption_with_caching.py pipeline \\
+      pyflyte run --remote examples/spot_preemption_with_caching.py pipeline \
           --preempt_stage 0
 """
 
