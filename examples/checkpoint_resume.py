@@ -1,4 +1,4 @@
-r"""
+"""
 Resume a killed task from its checkpoint
 ========================================
 
@@ -31,8 +31,7 @@ The question behind it: :ref:`guide-interruptible`. (Flyte 2 twin:
    .. code-block:: sh
       :caption: Run it on a Flyte cluster (builds the image with your Docker)
 
-      pyflyte run --remote examples/checkpoint_resume.py training \
-          --n_epochs 8
+      pyflyte run --remote examples/checkpoint_resume.py training --n_epochs 8
 """
 
 # %%

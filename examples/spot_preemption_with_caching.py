@@ -1,4 +1,4 @@
-r"""
+"""
 Spot preemptions: small cached stages lose less work
 ====================================================
 
@@ -24,13 +24,12 @@ Runs in about 5 s locally. The question behind it: :ref:`guide-interruptible`.
    .. code-block:: sh
       :caption: Run the workflow with your own inputs
 
-      pyflyte run examples/spot_preemption_with_caching.py pipeline --preempt_stage 0
+      pyflyte run examples/spot_preemption_with_caching.py pipeline
 
    .. code-block:: sh
       :caption: Run it on a Flyte cluster (builds the image with your Docker)
 
-      pyflyte run --remote examples/spot_preemption_with_caching.py pipeline \
-          --preempt_stage 0
+      pyflyte run --remote examples/spot_preemption_with_caching.py pipeline
 """
 
 # %%

@@ -1,4 +1,4 @@
-r"""
+"""
 Retry a Flyte 2 task and resume it from its checkpoint
 ======================================================
 
@@ -25,14 +25,12 @@ question behind it: :ref:`guide-interruptible`. (Flyte 1 twin:
    .. code-block:: sh
       :caption: Run the task with your own inputs
 
-      flyte run --local examples/flyte2/retries_and_checkpoint.py train \
-          --n_epochs 8 --fail_after 3
+      flyte run --local examples/flyte2/retries_and_checkpoint.py train --fail_after 3
 
    .. code-block:: sh
       :caption: Run it on a Flyte 2 cluster (after `flyte create config`)
 
-      flyte run examples/flyte2/retries_and_checkpoint.py train \
-          --n_epochs 8 --fail_after 3
+      flyte run examples/flyte2/retries_and_checkpoint.py train --fail_after 3
 """
 
 # %%
