@@ -18,6 +18,7 @@ import importlib.abc
 import importlib.util
 import os
 import sys
+import uuid
 from pathlib import Path
 
 
@@ -36,7 +37,11 @@ def keep_local_runs_under(base: str | Path) -> None:
         if self._metadata_path is None:
             self._metadata_path = str(metadata)
         if self._raw_data_path is None:
-            self._raw_data_path = str(raw_data)
+            # One directory per run, as flyte's own default (raw_data/<run name>): a given
+            # raw-data path is used as is, and a task's local checkpoint lives in it
+            # (<raw>/checkpoint), so a shared one would hand each run the last run's
+            # checkpoint to resume from.
+            self._raw_data_path = str(raw_data / uuid.uuid4().hex)
 
     __init__._keeps_runs_under = str(base)
     _run._Runner.__init__ = __init__

@@ -43,7 +43,7 @@ os.environ["TMPDIR"] = str(SESSION_DIR / "tmp")
 tempfile.tempdir = str(SESSION_DIR / "tmp")
 os.environ["FLYTE_SDK_LOGGING_LEVEL"] = "40"
 os.environ["FLYTE_SDK_RICH_TRACEBACKS"] = "0"
-os.environ["LOG_LEVEL"] = "40"  # the flyte SDK's logger, as in the build (_ext/build_isolation.py)
+os.environ["LOG_LEVEL"] = "50"  # the flyte SDK's logger, as in the build (_ext/build_isolation.py)
 for _pointer in ("FLYTECTL_CONFIG", "UCTL_CONFIG"):  # config files both SDKs would read
     os.environ.pop(_pointer, None)
 # The flyte SDK writes local runs to /tmp/flyte whatever TMPDIR says: keep them under the
