@@ -12,7 +12,6 @@ every page carries: that is how readers get to them.
 from __future__ import annotations
 
 import colorsys
-import textwrap
 import os
 import re
 import time

@@ -57,7 +57,7 @@ def isolated_env(work: Path) -> dict:
     # (_ext/flyte_local_runs.py says why).
     startup = str(ROOT / "_ext" / "startup")
     return {**os.environ, "HOME": str(home), "TMPDIR": str(tmp), "MPLBACKEND": "Agg",
-            "FLYTE_SDK_LOGGING_LEVEL": "40", "LOG_LEVEL": "40",
+            "FLYTE_SDK_LOGGING_LEVEL": "40", "LOG_LEVEL": "50",
             "PYTHONPATH": os.pathsep.join(filter(None, [startup, os.environ.get("PYTHONPATH")]))}
 
 
