@@ -78,7 +78,15 @@ myst_heading_anchors = 3
 myst_footnote_transition = True
 # The landing page tells readers where to get the scripts: the repository when the build
 # knows it, otherwise the download buttons at the bottom of every example page.
+# Everything the examples import, pinned to what built the site (each example's Run-it box
+# pins its own subset; tests/test_reading.py checks the two agree).
+EXAMPLE_PACKAGES = ("flytekit", "flyte", "scikit-learn", "matplotlib", "numpy", "click")
 myst_substitutions = {
+    "install_all": "```sh\npip install "
+                   + " ".join(f"{name}=={metadata.version(name)}" for name in EXAMPLE_PACKAGES[:3])
+                   + " \\\n    "
+                   + " ".join(f"{name}=={metadata.version(name)}" for name in EXAMPLE_PACKAGES[3:])
+                   + "\n```",
     "get_the_scripts": (
         f"clone [the site's repository]({REPOSITORY_URL}), which holds every script in "
         "`examples/`, or download one from the buttons at the end of its page"

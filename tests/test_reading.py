@@ -421,3 +421,16 @@ def test_search_lists_the_guide_that_answers_among_the_first_two(browser, base_u
 def test_search_for_retries_can_land_on_the_retry_section(browser, base_url):
     results = search(browser, base_url, "retries")
     assert any(r.startswith("guides/interruptible.html#") for r in results), results[:8]
+
+
+def test_landing_page_install_line_covers_every_example(site):
+    """The landing page's one install line pins every package any example's Run-it box pins,
+    at the same version."""
+    text = html(site, "index.html").select_one("article").get_text("\n")
+    text = re.sub(r"\\\n\s*", " ", text)  # a continued line, joined
+    pins = set(re.search(r"pip install (.+)", text)[1].split())
+    for example in EXAMPLES:
+        source = re.sub(r"\\\n\s*", " ", example.read_text())  # a continued line, joined
+        line = re.search(r"pip install (.+)", source)
+        wanted = set(re.findall(r"\S+==\S+", line[1])) if line else set()
+        assert wanted and wanted <= pins, f"{example.name}: {sorted(wanted - pins)}"
