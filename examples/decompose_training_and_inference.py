@@ -4,9 +4,11 @@ Train once, predict cheaply: when two tasks beat one
 
 Training and batch inference on scikit-learn's digits run as two tasks of one workflow:
 each asks a cluster for its own CPU and memory, and training is cached on its own, so a
-new inference threshold does not retrain. A small cost model then says when the split
-pays on a cluster, from this run's measured times and hand-off size. Runs locally in a
-few seconds, most of them spent importing libraries. The question behind it:
+new inference threshold does not retrain.
+
+A small cost model then says when the split pays on a cluster, from this run's measured
+times and hand-off size. Runs locally in a few seconds, most of them spent importing
+libraries. The question behind it:
 :ref:`guide-decomposition`. (Flyte 2 twin:
 :ref:`sphx_glr_auto_examples_flyte2_decompose_with_task_environments.py`.)
 

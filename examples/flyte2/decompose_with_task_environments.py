@@ -5,9 +5,11 @@ One TaskEnvironment per resource profile
 The Flyte 2 twin of :ref:`sphx_glr_auto_examples_decompose_training_and_inference.py`:
 training and batch inference on scikit-learn's digits as tasks of two
 ``TaskEnvironment`` objects, each with its own CPU and memory, called from a small
-driver task. It shows what runs where in a local run, what a cluster would receive, what
-a reusable environment serializes to, and how large the model is that passes between the
-tasks. Runs locally in a few seconds, most of them spent importing libraries. The
+driver task.
+
+It shows what runs where in a local run, what a cluster would receive, what a reusable
+environment serializes to, and how large the model is that passes between the tasks.
+Runs locally in a few seconds, most of them spent importing libraries. The
 question behind it: :ref:`guide-decomposition`.
 
 .. admonition:: Run it
