@@ -131,6 +131,7 @@ MARK_REPEATED_SPANS_JS = """seen => {
 }"""
 CRAWL_SECONDS: list[float] = []  # for the timing test's printout
 
+NO_TRANSITIONS_CSS = "*, *::before, *::after { transition: none !important; }"
 NEXT_FRAME_JS = "() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))"
 
 
@@ -174,6 +175,9 @@ def crawl(browser, site, base_url) -> dict[str, PageReport]:
             report.anchors, report.resources = found["anchors"], found["resources"]
             report.forms, report.images, report.icons = found["forms"], found["images"], found["icons"]
             page.evaluate(AXE_SCRIPT)
+            # Colours are judged as they settle: a theme switch mid-transition (sphinx-design
+            # fades tab labels over 250 ms) would be measured half-way.
+            page.add_style_tag(content=NO_TRANSITIONS_CSS)
             colour_checked.update(page.evaluate(MARK_REPEATED_SPANS_JS, sorted(colour_checked)))
             for run, (theme, axe_context, options) in AXE_RUNS.items():
                 page.evaluate(f"() => {{ document.body.dataset.theme = '{theme}'; }}")

@@ -426,8 +426,8 @@ def test_search_for_retries_can_land_on_the_retry_section(browser, base_url):
 def test_landing_page_install_line_covers_every_example(site):
     """The landing page's one install line pins every package any example's Run-it box pins,
     at the same version."""
-    text = html(site, "index.html").select_one("article").get_text("\n")
-    text = re.sub(r"\\\n\s*", " ", text)  # a continued line, joined
+    blocks = html(site, "index.html").select("article pre")
+    text = re.sub(r"\\\n\s*", " ", "\n".join(b.get_text() for b in blocks))  # joined
     pins = set(re.search(r"pip install (.+)", text)[1].split())
     for example in EXAMPLES:
         source = re.sub(r"\\\n\s*", " ", example.read_text())  # a continued line, joined
