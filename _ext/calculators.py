@@ -1,17 +1,18 @@
-"""The decision calculators on the decomposition, parallelism and interruptible guides
-(issue 13): which pages load them, and where their defaults come from.
+"""The decision calculators on the decomposition, parallelism and interruptible
+guides (issue 13): which pages load them, and where their defaults come from.
 
-A guide opts in with front matter naming its calculator (``calculator: parallelism``). Only
-such pages get ``_static/calculators.js`` (deferred) and ``calculators.css``.
+A guide opts in with front matter naming its calculator (``calculator: parallelism``).
+Only such pages get ``_static/calculators.js`` (deferred) and ``calculators.css``.
 
-A calculator's defaults are the inputs its example ran with in this build, so on first load it
-shows what the example printed. Some are measured during the run (the decomposition example's
-step times and hand-off size), so all of them are taken from the example's globals by
-``record_model_inputs``, a sphinx-gallery scraper that adds no image (sphinx-gallery calls it
-after every code block). It keeps them next to the generated page as
-``<stem>.calculator.json``; an example that did not run in this build keeps its last run's
-(none after ``make clean`` and ``make html-noplot``: the calculator then starts empty and says
-why). Every build writes them to ``_static/calculator-inputs.js``, loaded before the script.
+A calculator's defaults are the inputs its example ran with in this build, so on first
+load it shows what the example printed. Some are measured during the run (the
+decomposition example's step times and hand-off size), so all of them are taken from the
+example's globals by ``record_model_inputs``, a sphinx-gallery scraper that adds no
+image (sphinx-gallery calls it after every code block). It keeps them next to the
+generated page as ``<stem>.calculator.json``. An example that did not run in this build
+keeps its last run's; one that has none is run again (its checksum is forgotten), and
+without a run (``make html-noplot``) the calculator starts empty and says why. Every
+build writes them to ``_static/calculator-inputs.js``, loaded before the script.
 """
 
 from __future__ import annotations
@@ -49,8 +50,8 @@ def _decomposition(g: dict) -> dict:
     }
 
 
-# Example (file stem) -> (calculator, what its defaults are, read from the example's globals
-# once they exist).
+# Example (file stem) -> (calculator, its defaults read from the example's globals once
+# they exist).
 EXAMPLES = {
     "fan_out_inference_with_map_task": ("parallelism", _parallelism),
     "spot_preemption_with_caching": ("interruptible", _interruptible),
@@ -60,7 +61,8 @@ SUFFIX = ".calculator.json"
 
 
 def record_model_inputs(block, block_vars: dict, gallery_conf: dict) -> str:
-    """sphinx-gallery image scraper: save a calculator example's model inputs; no image."""
+    """A sphinx-gallery image scraper that adds no image: it saves the model inputs of a
+    calculator's example."""
     stem = Path(block_vars["src_file"]).stem
     if stem not in EXAMPLES:
         return ""
@@ -82,7 +84,8 @@ def _gallery_dirs(app: Sphinx) -> list[Path]:
 
 def run_examples_without_inputs(app: Sphinx) -> None:
     """An example that ran before this extension did (its checksum is current, so
-    sphinx-gallery would skip it) has no inputs file: forget its checksum so it runs again."""
+    sphinx-gallery would skip it) has no inputs file: forget its checksum so it runs
+    again."""
     for stem in EXAMPLES:
         for gallery in _gallery_dirs(app):
             if not (gallery / (stem + SUFFIX)).is_file():
@@ -97,17 +100,24 @@ def write_inputs_script(app: Sphinx, env) -> None:
     for stem, (calculator, _) in EXAMPLES.items():
         for gallery in _gallery_dirs(app):
             if (gallery / (stem + SUFFIX)).is_file():
-                inputs[calculator] = json.loads((gallery / (stem + SUFFIX)).read_text("utf-8"))
+                inputs[calculator] = json.loads(
+                    (gallery / (stem + SUFFIX)).read_text("utf-8")
+                )
     static = Path(app.outdir, "_static")
     static.mkdir(parents=True, exist_ok=True)
     (static / "calculator-inputs.js").write_text(
-        "// The inputs each calculator's example ran with in this build (_ext/calculators.py).\n"
-        f"window.calculatorInputs = {json.dumps(inputs)};\n", encoding="utf-8")
+        "// The inputs each calculator's example ran with in this build "
+        "(_ext/calculators.py).\n"
+        f"window.calculatorInputs = {json.dumps(inputs)};\n",
+        encoding="utf-8",
+    )
 
 
-def add_calculator(app: Sphinx, pagename: str, templatename: str, context: dict,
-                   doctree) -> None:
-    """Load the calculator's files on the pages whose front matter names one, only there."""
+def add_calculator(
+    app: Sphinx, pagename: str, templatename: str, context: dict, doctree
+) -> None:
+    """Load the calculator's files on the pages whose front matter names one, and only
+    there."""
     if app.env.metadata.get(pagename, {}).get("calculator"):
         app.add_css_file("calculators.css")
         app.add_js_file("calculator-inputs.js", loading_method="defer")
@@ -115,7 +125,7 @@ def add_calculator(app: Sphinx, pagename: str, templatename: str, context: dict,
 
 
 def setup(app: Sphinx) -> dict:
-    # After sphinx-gallery's configuration (priority 10), before it runs the examples (500).
+    # After sphinx-gallery's configuration (priority 10), before it runs examples (500).
     app.connect("builder-inited", run_examples_without_inputs, priority=450)
     app.connect("env-updated", write_inputs_script)
     app.connect("html-page-context", add_calculator)

@@ -83,7 +83,7 @@
       const cost = pod_minutes(items, batch_size, seconds_per_item, start_up_s);
       const tasks = tasks_for(items, batch_size);
       return `${fixed(batch_size, 0)} per task, ${fixed(tasks, 0)} tasks, ` +
-             `${fixed(wall_min, 1)} min, ${fixed(cost, 0)} pod-min`;
+             `${fixed(wall_min, 1, false)} min, ${fixed(cost, 0)} pod-min`;
     }
 
     return {MIN_WORK_PER_START_UP, tasks_for, wall_time_s, pod_minutes, fastest_batch_size,
@@ -372,8 +372,9 @@
     return h("div", {class: "calc-table-wrap"},
       h("table", {class: "calc-table"},
         caption ? h("caption", {}, caption) : null,
-        h("thead", {}, h("tr", {}, head.map((text, i) =>
-          h("th", {scope: "col", class: i ? "calc-num" : null}, text)))),
+        h("thead", {}, h("tr", {}, head.map((text, i) => text === ""
+          ? h("td", {})  // the corner above the row headers: not a header
+          : h("th", {scope: "col", class: i ? "calc-num" : null}, text)))),
         h("tbody", {}, rows.map(row => h("tr", {class: row.className || null},
           row.cells.map((cell, i) => {
             // A cell is its text, or [text, a note shown on a line of its own].
@@ -683,7 +684,8 @@
     const anchor = details && details.id;
     root.replaceChildren();
 
-    const form = h("form", {class: "calc-form", novalidate: true, onsubmit: e => e.preventDefault()});
+    const form = h("form", {class: "calc-form", novalidate: true,
+                            onsubmit: e => e.preventDefault()});  // Enter must not reload
     const fields = {};
     const add = (parent, field) => {
       const f = numberField(calc, field);
@@ -905,7 +907,8 @@
       return values;
     }
 
-    form.addEventListener("input", () => update());
+    // The preset list answers its own change (it fills the rate first).
+    form.addEventListener("input", e => e.target.tagName === "SELECT" || update());
     form.addEventListener("change", () => update());
     const shared = fromUrl();
     fill(defaults());
@@ -916,12 +919,12 @@
     // Charts are drawn at the width they are shown: again when it changes (a closed
     // dropdown has none).
     let lastWidth = -1;
-    new ResizeObserver(() => {
+    new ResizeObserver(() => requestAnimationFrame(() => {  // after layout, not inside it
       if (results.clientWidth !== lastWidth) {
         lastWidth = results.clientWidth;
         update({keepUrl: true});
       }
-    }).observe(results);
+    })).observe(results);
     update({keepUrl: true});
     return {calc, fields, stages, update, values: () => update({keepUrl: true}), defaults};
   }
