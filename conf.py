@@ -26,6 +26,7 @@ extensions = [
     "notfound.extension",  # 404.html whose links work from any missing URL
     "sphinx_llms_txt",  # llms.txt and llms-full.txt for AI assistants
     "gallery_notebooks",  # after sphinx-gallery: install cell and clean markdown in notebooks
+    "calculators",  # the guides' calculators: only on their pages, with their defaults
 ]
 
 # Where the site is served, when the build knows it: Read the Docs sets its canonical URL;
@@ -112,6 +113,9 @@ sphinx_gallery_conf = {
     "css": ("sg_gallery",),
     # Figures are drawn at the size furo shows them; sharp screens get a 2x image.
     "image_srcset": ["2x"],
+    # The second "scraper" adds no image: it keeps the model inputs each calculator's
+    # example ran with, the calculator's defaults (_ext/calculators.py).
+    "image_scrapers": ("matplotlib", "calculators.record_model_inputs"),
 }
 
 html_theme = "furo"
