@@ -6,6 +6,9 @@ session directory that is removed when pytest exits.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import json
 import os
 import shutil
 import signal
@@ -36,6 +39,10 @@ def example_name(path: Path) -> str:
 
 # Before any test module imports flytekit: it reads ~/.flyte/config* and makes temp dirs on import.
 SESSION_DIR = Path(tempfile.mkdtemp(prefix="workflow-docs-tests-"))
+# Under pytest-xdist (`make test` runs two workers) the workers start from the controller's
+# environment, so their session dirs sit inside the controller's, which it removes at the end;
+# the site is built once, into the controller's dir (see ``site``).
+SHARED_DIR = Path(os.environ.setdefault("WORKFLOW_DOCS_TESTS_SHARED", str(SESSION_DIR)))
 for _name in ("home", "tmp"):
     (SESSION_DIR / _name).mkdir()
 os.environ["HOME"] = str(SESSION_DIR / "home")
@@ -126,40 +133,65 @@ class SiteBuild:
     tmp: Path  # the TMPDIR the build ran with: must be empty afterwards
 
 
+@contextlib.contextmanager
+def once_per_test_run(name: str):
+    """Yields the directory ``SHARED_DIR/name`` and whether this process must make what it
+    holds. The first process to ask makes it while holding a lock; the other xdist
+    workers wait, then read what it left."""
+    work = SHARED_DIR / name
+    work.parent.mkdir(parents=True, exist_ok=True)
+    with open(work.with_name(work.name + ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        done = work.with_name(work.name + ".done")
+        yield work, not done.exists()
+        done.touch()
+
+
 @pytest.fixture(scope="session")
 def site() -> SiteBuild:
-    """One clean, strict build of the whole site, examples executed, outside the repository."""
-    work = fresh_dir("site")
-    src = copy_sources(work / "src")
-    home, tmp = work / "empty-home", work / "empty-tmp"
-    home.mkdir()
-    tmp.mkdir()
-    env = {**os.environ, "HOME": str(home), "TMPDIR": str(tmp)}
-    result = sphinx_build(src, work / "html", env=env)
-    if result.returncode != 0:
-        pytest.fail(f"the site build failed (exit {result.returncode}):\n{result.stdout[-6000:]}")
-    return SiteBuild(html=work / "html", log=result.stdout, home=home, tmp=tmp)
+    """One clean, strict build of the whole site, examples executed, outside the repository.
+
+    Built once per test run, whichever worker asks first; a failed build fails every test
+    that needs it, with its log.
+    """
+    with once_per_test_run("site") as (work, to_make):
+        home, tmp = work / "empty-home", work / "empty-tmp"
+        if to_make:
+            src = copy_sources(work / "src")
+            home.mkdir()
+            tmp.mkdir()
+            env = {**os.environ, "HOME": str(home), "TMPDIR": str(tmp)}
+            result = sphinx_build(src, work / "html", env=env)
+            (work / "build.json").write_text(json.dumps([result.returncode, result.stdout]))
+    returncode, log = json.loads((work / "build.json").read_text())
+    if returncode != 0:
+        pytest.fail(f"the site build failed (exit {returncode}):\n{log[-6000:]}")
+    return SiteBuild(html=work / "html", log=log, home=home, tmp=tmp)
 
 
 @pytest.fixture(scope="session")
 def standalone_runs():
-    """Run each example as a reader would (`python examples/<file>.py`), once per session.
+    """Run each example as a reader would (`python examples/<file>.py`), once per test run.
 
-    Each run gets its own empty HOME (so its own empty local caches) and TMPDIR.
+    Each example gets its own empty HOME (so its own empty local caches) and TMPDIR.
     Returns a function: example name (see ``example_name``) -> finished process.
     ``run(name, again=True)`` runs the script a second time on the first run's HOME and
     TMPDIR, as a reader re-running it would.
     """
-    machines: dict[str, tuple[Path, Path]] = {}
-    runs: dict[tuple[str, bool], subprocess.CompletedProcess] = {}
-
     def run(stem: str, again: bool = False) -> subprocess.CompletedProcess:
         if again:
             run(stem)
-        if (stem, again) not in runs:
-            home, tmp = machines.setdefault(stem, (fresh_dir("home"), fresh_dir("tmp")))
-            runs[stem, again] = run_example(ROOT / "examples" / f"{stem}.py", home=home, tmp=tmp)
-        return runs[stem, again]
+        machine = Path("standalone", stem.replace("/", "--"))
+        with once_per_test_run(str(machine / ("again" if again else "first"))) as (
+                work, to_make):
+            if to_make:
+                home, tmp = SHARED_DIR / machine / "home", SHARED_DIR / machine / "tmp"
+                home.mkdir(exist_ok=True)
+                tmp.mkdir(exist_ok=True)
+                done = run_example(ROOT / "examples" / f"{stem}.py", home=home, tmp=tmp)
+                work.write_text(json.dumps([done.args, done.returncode, done.stdout,
+                                            done.stderr]))
+        return subprocess.CompletedProcess(*json.loads(work.read_text()))
 
     return run
 
