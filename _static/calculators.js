@@ -767,17 +767,20 @@
       form.append(box);
     }
 
-    // A preset rate's text stands for the exact rate the example computed for that band.
+    // A field shows an example's input to 6 significant digits (a preset rate to 4), and
+    // while it holds that text it stands for the exact input, so the first load says what
+    // the example printed.
     const bandRates = data && data.bands ? Object.values(data.bands).map(([, r]) => r) : [];
+    const exactDefaults = data ? calc.defaults(data) : {};
     function shown(x) {
-      return bandRates.includes(x) ? String(Number(x.toPrecision(4))) : String(x);
+      return String(Number(x.toPrecision(bandRates.includes(x) ? 4 : 6)));
     }
     function valueOf(key, result) {
-      if (key === "preemptions_per_hour" && !result.error) {
-        const exact = bandRates.find(r => shown(r) === fields[key].input.value.trim());
-        if (exact !== undefined) return exact;
-      }
-      return result.value;
+      if (result.error) return result.value;
+      const exact = (key === "preemptions_per_hour" ? bandRates : [])
+        .concat(typeof exactDefaults[key] === "number" ? [exactDefaults[key]] : [])
+        .find(r => shown(r) === fields[key].input.value.trim());
+      return exact === undefined ? result.value : exact;
     }
 
     const reset = h("button", {type: "button", class: "calc-button", disabled: !data,
