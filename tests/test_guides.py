@@ -9,6 +9,7 @@ import pytest
 from bs4 import BeautifulSoup
 from flytekit.core.workflow import WorkflowBase
 
+from browser import built_pages
 from compiled import load_example
 from conftest import GUIDES, ROOT
 
@@ -77,3 +78,38 @@ def test_shown_pyflyte_command_names_a_real_workflow_and_inputs(where, command):
     inputs = set(workflow.python_interface.inputs)
     for flag in (a for a in args if a.startswith("--")):
         assert flag[2:].split("=")[0] in inputs, f"{where}: {flag} is not an input of {workflow_name}"
+
+
+# A link into a repository's files names the version it read: a release tag (v1.16.8,
+# 1.2.3) or a commit. A branch (master, main) moves: flyteorg/flyte's default branch went
+# from Flyte 1 to Flyte 2, and every claim citing it changed meaning.
+REPOSITORY_FILE_LINK = re.compile(
+    r"https://github\.com/([\w.-]+/[\w.-]+)/(?:blob|tree|raw|blame)/([^/#?]+)"
+    r"|https://raw\.githubusercontent\.com/([\w.-]+/[\w.-]+)/([^/#?]+)")
+PINNED_REF = re.compile(r"v?\d+(\.\d+)+|[0-9a-f]{7,40}")
+
+
+def test_links_into_repositories_name_a_release_tag_or_a_commit_never_a_branch(site):
+    refs, moving = 0, []
+    for page in built_pages(site.html):
+        for a in built(site, page).select("a[href]"):
+            for match in REPOSITORY_FILE_LINK.finditer(a["href"]):
+                repo, ref = match[1] or match[3], match[2] or match[4]
+                refs += 1
+                if not PINNED_REF.fullmatch(ref):
+                    moving.append(f"{page}: {repo} at {ref!r}")
+    assert refs > 100, "the guides cite Flyte's source at tags; the pattern found too few"
+    assert moving == []
+
+
+@pytest.mark.parametrize("href, pinned", [
+    ("https://github.com/flyteorg/flyte/blob/v1.16.8/flytepropeller/x.go#L3", True),
+    ("https://github.com/flyteorg/flyte/blob/master/flytepropeller/x.go", False),
+    ("https://github.com/flyteorg/flytekit/tree/main/flytekit", False),
+    ("https://github.com/kubernetes/kubernetes/blob/00fe7a377bc3c858548409173dff587de03d4"
+     "55c/pkg/x.go", True),
+    ("https://raw.githubusercontent.com/flyteorg/flyte/master/README.md", False),
+])
+def test_the_link_rule_tells_a_tag_or_commit_from_a_branch(href, pinned):
+    match = REPOSITORY_FILE_LINK.search(href)
+    assert bool(PINNED_REF.fullmatch(match[2] or match[4])) is pinned
