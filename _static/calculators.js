@@ -932,10 +932,30 @@
     return {calc, fields, stages, update, values: () => update({keepUrl: true}), defaults};
   }
 
+  // A calculator is built when its dropdown first opens, or at once when the URL holds
+  // its inputs (setUp then opens it): building one computes its table and chart, work a
+  // reader who keeps it closed should not wait for before the page is ready.
   const instances = {};
+  function urlNames(calc) {
+    const groups = calc.groups ? calc.groups.flatMap(([, group]) => group) : [];
+    return (calc.fields || []).concat(groups).map(f => f.key)
+      .concat(calc.stageField ? ["stage"] : []);
+  }
   for (const root of document.querySelectorAll(".calculator-app[data-calculator]")) {
-    const instance = setUp(root);
-    if (instance) instances[instance.calc.name] = instance;
+    const calc = calculators[root.dataset.calculator];
+    const details = root.closest("details");
+    const build = () => {
+      if (calc && !instances[calc.name]) instances[calc.name] = setUp(root);
+    };
+    const params = new URLSearchParams(location.search);
+    if (!details || (calc && urlNames(calc).some(name => params.has(name)))) {
+      build();
+    } else {
+      // A click (or Enter) on the summary builds it before the dropdown opens, so the
+      // next Tab reaches its first field; "toggle" catches opening by script or a link.
+      details.querySelector("summary")?.addEventListener("click", build);
+      details.addEventListener("toggle", () => details.open && build());
+    }
   }
   // For the tests (tests/test_calculators.py) and the curious: the models and the page's
   // calculators.

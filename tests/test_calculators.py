@@ -1132,3 +1132,15 @@ def test_without_javascript_the_page_keeps_its_table_and_says_why(
             f"#{guide}-calculator noscript p, " f"#{guide}-calculator .calculator-app p"
         ).first
         assert "needs JavaScript" in note.inner_text()
+
+
+def test_a_closed_calculator_is_built_only_when_it_is_opened(browser, base_url):
+    """Building one computes its table and chart: a reader who never opens it does not
+    wait for that before the page is ready."""
+    with opened(browser, base_url, "parallelism", open_it=False) as page:
+        assert page.locator(".calculator-app form").count() == 0
+        page.locator("#parallelism-calculator > summary").click()
+        page.wait_for_function(
+            "() => document.querySelector('.calc-summary')?.textContent.length > 0"
+        )
+        assert page.locator(".calculator-app form").count() == 1
