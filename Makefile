@@ -113,7 +113,7 @@ livehtml: $(STAMP)
 	  --ignore auto_examples --ignore $(BUILDDIR) --ignore $(VENV) --ignore tests --re-ignore '/__pycache__/'
 
 # Two workers (pytest-xdist) halve the suite's time on CI's two cores; a test file stays on one
-# worker, so the example runs it shares are made once. TEST_WORKERS=0 runs it in one process.
+# worker, so its module fixtures are made once. TEST_WORKERS=0 runs it in one process.
 TEST_WORKERS ?= 2
 test: $(STAMP)
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile

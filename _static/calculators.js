@@ -676,6 +676,13 @@
 
   const STAGE_NAME = /^[\w .-]{1,24}$/;
 
+  // The query-string names of a calculator's inputs: its fields, and "stage" for each stage.
+  function urlNames(calc) {
+    const groups = calc.groups ? calc.groups.flatMap(([, group]) => group) : [];
+    return (calc.fields || []).concat(groups).map(f => f.key)
+      .concat(calc.stageField ? ["stage"] : []);
+  }
+
   function setUp(root) {
     const calc = calculators[root.dataset.calculator];
     if (!calc) return null;
@@ -829,7 +836,7 @@
     }
 
     // The query string: this calculator's fields, each stage as name:minutes:spot|demand.
-    const keys = Object.keys(fields).concat(calc.stageField ? ["stage"] : []);
+    const keys = urlNames(calc);
     function fromUrl() {
       const params = new URLSearchParams(location.search);
       if (!keys.some(k => params.has(k))) return null;
@@ -936,19 +943,15 @@
   // its inputs (setUp then opens it): building one computes its table and chart, work a
   // reader who keeps it closed should not wait for before the page is ready.
   const instances = {};
-  function urlNames(calc) {
-    const groups = calc.groups ? calc.groups.flatMap(([, group]) => group) : [];
-    return (calc.fields || []).concat(groups).map(f => f.key)
-      .concat(calc.stageField ? ["stage"] : []);
-  }
+  const params = new URLSearchParams(location.search);
   for (const root of document.querySelectorAll(".calculator-app[data-calculator]")) {
     const calc = calculators[root.dataset.calculator];
+    if (!calc) continue;
     const details = root.closest("details");
     const build = () => {
-      if (calc && !instances[calc.name]) instances[calc.name] = setUp(root);
+      if (!instances[calc.name]) instances[calc.name] = setUp(root);
     };
-    const params = new URLSearchParams(location.search);
-    if (!details || (calc && urlNames(calc).some(name => params.has(name)))) {
+    if (!details || urlNames(calc).some(name => params.has(name))) {
       build();
     } else {
       // A click (or Enter) on the summary builds it before the dropdown opens, so the

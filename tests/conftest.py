@@ -41,7 +41,8 @@ def example_name(path: Path) -> str:
 SESSION_DIR = Path(tempfile.mkdtemp(prefix="workflow-docs-tests-"))
 # Under pytest-xdist (`make test` runs two workers) the workers start from the controller's
 # environment, so their session dirs sit inside the controller's, which it removes at the end;
-# the site is built once, into the controller's dir (see ``site``).
+# the site build and the examples' standalone runs are made once, in the controller's dir
+# (see ``once_per_test_run``).
 SHARED_DIR = Path(os.environ.setdefault("WORKFLOW_DOCS_TESTS_SHARED", str(SESSION_DIR)))
 for _name in ("home", "tmp"):
     (SESSION_DIR / _name).mkdir()
@@ -178,7 +179,11 @@ def standalone_runs():
     ``run(name, again=True)`` runs the script a second time on the first run's HOME and
     TMPDIR, as a reader re-running it would.
     """
+    seen: dict[tuple[str, bool], subprocess.CompletedProcess] = {}  # by this worker
+
     def run(stem: str, again: bool = False) -> subprocess.CompletedProcess:
+        if (stem, again) in seen:
+            return seen[stem, again]
         if again:
             run(stem)
         machine = Path("standalone", stem.replace("/", "--"))
@@ -191,7 +196,8 @@ def standalone_runs():
                 done = run_example(ROOT / "examples" / f"{stem}.py", home=home, tmp=tmp)
                 work.write_text(json.dumps([done.args, done.returncode, done.stdout,
                                             done.stderr]))
-        return subprocess.CompletedProcess(*json.loads(work.read_text()))
+        seen[stem, again] = subprocess.CompletedProcess(*json.loads(work.read_text()))
+        return seen[stem, again]
 
     return run
 
