@@ -153,7 +153,8 @@ def coarse_pipeline(preempt_stage: int = 0) -> str:
 
 # %%
 # The work of each stage is a plain function, so both shapes run exactly the same code.
-# ``stage`` times each stage's work, notes that it ran (``WORK_DONE``: locally every
+# ``stage`` measures each stage's work in CPU seconds of this process (other programs'
+# load on the machine does not count), notes that it ran (``WORK_DONE``: locally every
 # task runs in this process, so the run cells below can read it) and simulates the
 # preemption.
 WORK_DONE: list[tuple[str, float]] = []
@@ -161,9 +162,9 @@ WORK_DONE: list[tuple[str, float]] = []
 
 @contextmanager
 def stage(name: str, preempt_stage: int):
-    started = time.perf_counter()
+    started = time.process_time()
     yield
-    WORK_DONE.append((name, time.perf_counter() - started))
+    WORK_DONE.append((name, time.process_time() - started))
     first_attempt = os.environ.get("FLYTE_ATTEMPT_NUMBER", "0") == "0"
     if STAGES.index(name) + 1 == preempt_stage and first_attempt:
         raise FlyteRecoverableException(
@@ -261,8 +262,8 @@ def run_twice(wf) -> tuple[list, list, str]:
 
 
 def recomputed(first: list, second: list) -> tuple[float, float]:
-    """Seconds the re-run spent on stages the first run had already worked on, and the
-    seconds of one whole pass (each stage once, at its latest measurement)."""
+    """CPU seconds the re-run spent on stages the first run had already worked on, and
+    the CPU seconds of one whole pass (each stage once, at its latest measurement)."""
     latest = dict(first) | dict(second)
     again = sum(seconds for name, seconds in second if name in dict(first))
     return again, sum(latest.values())
@@ -282,7 +283,7 @@ if __name__ == "__main__":
     for name, (first, second, result) in runs.items():
         again, whole = recomputed(first, second)
         print(f"work recomputed after the preemption, {name}, measured: "
-              f"{again / whole:.0%} ({again:.2f} s of {whole:.2f} s)")
+              f"{again / whole:.0%} ({again:.2f} of {whole:.2f} CPU s)")
     print(f"result, fine-grained: {runs['fine-grained'][2]}")
     print(f"result, coarse: {runs['coarse'][2]}")
 
@@ -313,7 +314,7 @@ if __name__ == "__main__":
                     va="center", fontsize=10)
     ax.set_yticks(range(len(rows)), [label for label, _, _ in reversed(rows)])
     ax.tick_params(labelsize=10)
-    ax.set_xlabel("stage work, measured on the machine that built this page (s)",
+    ax.set_xlabel("stage work, measured on the machine that built this page (CPU s)",
                   fontsize=10)
     ax.set_xlim(0, ax.get_xlim()[1] * 1.25)
     ax.set_title(f"Stage {PREEMPTED} ({STAGES[PREEMPTED - 1]}) preempted, then re-run; "
