@@ -283,7 +283,7 @@ if __name__ == "__main__":
     for name, (first, second, result) in runs.items():
         again, whole = recomputed(first, second)
         print(f"work recomputed after the preemption, {name}, measured: "
-              f"{again / whole:.0%} ({again:.2f} of {whole:.2f} CPU s)")
+              f"{again / whole:.0%} ({again:.2f} of {whole:.2f} s)")
     print(f"result, fine-grained: {runs['fine-grained'][2]}")
     print(f"result, coarse: {runs['coarse'][2]}")
 
