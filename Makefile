@@ -64,14 +64,16 @@ $(STAMP): requirements.lock $(if $(VENV_BROKEN),FORCE)
 # Sphinx writes pages in place and the search index last: a build stopped part-way (Ctrl-C)
 # leaves some pages missing and no index, and the next incremental build fails under -W. The
 # marker exists while sphinx-build runs; finding it means the last build did not finish, so its
-# HTML goes and every page is written again. A failed build removes its HTML too, so nothing
-# half-built is left looking finished.
+# HTML and doctrees go and every page is read and written again. A failed build removes its HTML too, so nothing
+# half-built is left looking finished, and its doctrees go too: Sphinx reports a page's
+# warnings only when it reads the page, so an incremental build after a failed one would
+# read nothing again and pass.
 INCOMPLETE := $(BUILDDIR)/html.incomplete
 define sphinx_html
-	@if [ -e $(INCOMPLETE) ]; then rm -rf $(BUILDDIR)/html; echo "the last build did not finish: writing every page again"; fi
+	@if [ -e $(INCOMPLETE) ]; then rm -rf $(BUILDDIR)/html $(BUILDDIR)/doctrees; echo "the last build did not finish: reading and writing every page again"; fi
 	@mkdir -p $(BUILDDIR) && touch $(INCOMPLETE)
 	@$(SPHINX) -M html . $(BUILDDIR) $(SPHINXOPTS) $(1) || \
-	  { rm -rf $(BUILDDIR)/html $(INCOMPLETE); echo "error: the build failed (see the messages above); $(BUILDDIR)/html was removed" >&2; exit 1; }
+	  { rm -rf $(BUILDDIR)/html $(BUILDDIR)/doctrees $(INCOMPLETE); echo "error: the build failed (see the messages above); $(BUILDDIR)/html was removed" >&2; exit 1; }
 	@rm -f $(INCOMPLETE)
 	@echo "built: $(BUILDDIR)/html/index.html"
 endef
@@ -134,4 +136,4 @@ lock: $(STAMP)
 	 else mv "$$new" requirements.lock && echo "requirements.lock updated"; fi
 
 clean:
-	rm -rf $(BUILDDIR) auto_examples sg_execution_times.rst flyte-package.tgz
+	rm -rf $(BUILDDIR) auto_examples auto_evidence sg_execution_times.rst flyte-package.tgz

@@ -9,7 +9,9 @@ from urllib.parse import urlsplit
 
 from sphinx.writers.html5 import HTML5Translator
 
-sys.path.insert(0, str(Path(__file__).parent / "_ext"))
+ROOT = Path(__file__).parent
+sys.path.insert(0, str(ROOT / "_ext"))
+sys.path.insert(0, str(ROOT))  # the evidence package, which the evidence pages import
 
 project = "Structuring Flyte workflows"
 author = "The flyte-workflow-structure authors"
@@ -25,8 +27,8 @@ extensions = [
     "sphinxext.opengraph",  # a meta description (and Open Graph tags) on every page
     "notfound.extension",  # 404.html whose links work from any missing URL
     "sphinx_llms_txt",  # llms.txt and llms-full.txt for AI assistants
-    "gallery_notebooks",  # after sphinx-gallery: install cell and clean markdown in notebooks
-    "calculators",  # the guides' calculators: only on their pages, with their defaults
+    "gallery_downloads",  # notebooks that run in Jupyter; no downloads on evidence pages
+    "calculators",  # the guides' calculators: only on their pages, from evidence.models
 ]
 
 # Where the site is served, when the build knows it: Read the Docs sets its canonical URL;
@@ -66,7 +68,9 @@ exclude_patterns = [
     "tools",
     "README.md",
     "examples",
-    "auto_examples/*.ipynb",
+    "evidence",
+    "auto_examples/**.ipynb",
+    "auto_evidence/**.ipynb",
     "**/.pytest_cache",
 ]
 root_doc = "index"
@@ -96,11 +100,17 @@ myst_substitutions = {
     ),
 }
 
+# Two galleries, one folder per question in the guides' order: the lessons a reader copies
+# (examples/), and the evidence pages that probe, compile and model them (evidence/pages/).
+QUESTIONS = ("decompose", "parallelize", "cache", "interruptible")
 sphinx_gallery_conf = {
-    "examples_dirs": "examples",
-    "gallery_dirs": "auto_examples",
-    "filename_pattern": r"/",  # run every example, not only plot_*.py
+    "examples_dirs": ["examples", "evidence/pages"],
+    "gallery_dirs": ["auto_examples", "auto_evidence"],
+    "subsection_order": [f"{gallery}/{question}" for gallery in ("examples", "evidence/pages")
+                         for question in QUESTIONS],
+    "filename_pattern": r"/",  # run every script, not only plot_*.py
     "within_subsection_order": "FileNameSortKey",
+    # Each script starts with empty local caches of both SDKs (evidence.isolation).
     "reset_modules": ("matplotlib", "build_isolation.fresh_local_caches"),
     "download_all_examples": False,
     "remove_config_comments": True,
@@ -113,9 +123,6 @@ sphinx_gallery_conf = {
     "css": ("sg_gallery",),
     # Figures are drawn at the size furo shows them; sharp screens get a 2x image.
     "image_srcset": ["2x"],
-    # The second "scraper" adds no image: it keeps the model inputs each calculator's
-    # example ran with, the calculator's defaults (_ext/calculators.py).
-    "image_scrapers": ("matplotlib", "calculators.record_model_inputs"),
 }
 
 html_theme = "furo"

@@ -13,10 +13,16 @@ leaves behind two things that a later build publishes or trips over:
 So before the gallery runs, this forgets the checksum of each example about to run (it changed,
 or its page is missing); sphinx-gallery writes it again only if the run succeeds. And it removes
 what was generated for examples and sub-galleries that no longer exist.
+
+An evidence page also depends on what it imports: the lessons and the ``evidence`` package.
+sphinx-gallery sees only the page's own text, so after an edit to a lesson it would publish
+the old evidence. The build keeps a digest of those files beside the evidence gallery; when
+it differs, every evidence page runs again (the digest is written after a build succeeds).
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import shutil
@@ -37,10 +43,41 @@ def _as_list(value: str | list[str]) -> list[str]:
     return value if isinstance(value, list) else [value]
 
 
+EVIDENCE_GALLERY = "auto_evidence"
+DIGEST = ".inputs.sha256"  # in the evidence gallery: what its pages last ran against
+
+
 def sync_galleries(app: Sphinx) -> None:
     conf = app.config.sphinx_gallery_conf
     for examples, gallery in zip(_as_list(conf["examples_dirs"]), _as_list(conf["gallery_dirs"])):
         sync_gallery(Path(app.srcdir, examples), Path(app.srcdir, gallery), Path(app.srcdir))
+    evidence = Path(app.srcdir, EVIDENCE_GALLERY)
+    digest = evidence / DIGEST
+    if evidence.is_dir() and (not digest.is_file()
+                              or digest.read_text() != evidence_inputs_digest(app.srcdir)):
+        for checksum in evidence.rglob("*.py.md5"):
+            checksum.unlink()
+        digest.unlink(missing_ok=True)
+
+
+def evidence_inputs_digest(srcdir: str | Path) -> str:
+    """A digest of every lesson and every module of the evidence package (not its pages)."""
+    root = Path(srcdir)
+    files = sorted(p for p in [*root.glob("examples/**/*.py"), *root.glob("evidence/**/*.py")]
+                   if "pages" not in p.relative_to(root).parts[:2])
+    sha = hashlib.sha256()
+    for path in files:
+        sha.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes())
+    return sha.hexdigest()
+
+
+def record_evidence_inputs(app: Sphinx, exception: Exception | None) -> None:
+    """After a build that ran every evidence page (not `make example`, not -noplot)."""
+    conf = app.config.sphinx_gallery_conf
+    ran_all = conf["plot_gallery"] in (True, "True") and conf["filename_pattern"] == "/"
+    evidence = Path(app.srcdir, EVIDENCE_GALLERY)
+    if exception is None and ran_all and evidence.is_dir():
+        (evidence / DIGEST).write_text(evidence_inputs_digest(app.srcdir))
 
 
 def sync_gallery(examples: Path, gallery: Path, root: Path) -> None:
@@ -89,4 +126,5 @@ def remove_generated(gallery: Path, stem: str) -> None:
 def setup(app: Sphinx) -> dict:
     # After sphinx-gallery completes its configuration (priority 10), before it runs (500).
     app.connect("builder-inited", sync_galleries, priority=400)
+    app.connect("build-finished", record_evidence_inputs)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -1,4 +1,5 @@
-"""Shared set-up: an isolated HOME and TMPDIR for the whole run, and one strict build of the site.
+"""Shared set-up: an isolated HOME and TMPDIR for the whole run, one strict build of the site,
+and each lesson run once as a reader runs it (the downloaded script, the notebook).
 
 Nothing here may touch the user's ~/.flyte or leave files in /tmp: everything lives in one
 session directory that is removed when pytest exits.
@@ -20,56 +21,44 @@ from pathlib import Path
 
 import pytest
 
-from browser import chromium, find_chromium, serve
-from site_build import ROOT, copy_sources, sphinx_command
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # the evidence package
+from evidence import isolation, lessons, run_it  # noqa: E402
 
-EXAMPLES_DIR = ROOT / "examples"
-# Every example script: flytekit (Flyte 1) ones in examples/, flyte SDK (Flyte 2) ones in the
-# sub-gallery examples/flyte2/.
-EXAMPLES = sorted(EXAMPLES_DIR.rglob("*.py"))
-FLYTE2_EXAMPLES = [p for p in EXAMPLES if p.parent.name == "flyte2"]
-FLYTEKIT_EXAMPLES = [p for p in EXAMPLES if p not in FLYTE2_EXAMPLES]
+from browser import chromium, find_chromium, serve  # noqa: E402
+from site_build import copy_sources, sphinx_command  # noqa: E402
+
+LESSONS = lessons.paths()
 GUIDES = sorted((ROOT / "guides").glob("*.md"))
+lesson_id = lessons.name  # "cache/rerun_with_caching": test ids and page paths
+each_lesson = pytest.mark.parametrize("lesson", LESSONS, ids=lesson_id)
 
-
-def example_name(path: Path) -> str:
-    """An example's path under examples/, without .py: ``rerun_with_caching``,
-    ``flyte2/<file>``. Its page is ``auto_examples/<name>.html``."""
-    return path.relative_to(EXAMPLES_DIR).with_suffix("").as_posix()
-
-# Before any test module imports flytekit: it reads ~/.flyte/config* and makes temp dirs on import.
+# Before any test module imports an SDK: both read ~/.flyte and make temp dirs on import.
 SESSION_DIR = Path(tempfile.mkdtemp(prefix="workflow-docs-tests-"))
-# Under pytest-xdist (`make test` runs two workers) the workers start from the controller's
-# environment, so their session dirs sit inside the controller's, which it removes at the end;
-# the site build and the examples' standalone runs are made once, in the controller's dir
-# (see ``once_per_test_run``).
+# Under pytest-xdist the workers start from the controller's environment, so their session
+# dirs sit inside the controller's, which it removes at the end; what is made once per test
+# run (the site, each lesson's runs) is made in the controller's dir (``once_per_test_run``).
 SHARED_DIR = Path(os.environ.setdefault("WORKFLOW_DOCS_TESTS_SHARED", str(SESSION_DIR)))
-for _name in ("home", "tmp"):
-    (SESSION_DIR / _name).mkdir()
-os.environ["HOME"] = str(SESSION_DIR / "home")
-os.environ["TMPDIR"] = str(SESSION_DIR / "tmp")
-tempfile.tempdir = str(SESSION_DIR / "tmp")
-os.environ["FLYTE_SDK_LOGGING_LEVEL"] = "40"
-os.environ["FLYTE_SDK_RICH_TRACEBACKS"] = "0"
-os.environ["LOG_LEVEL"] = "50"  # the flyte SDK's logger, as in the build (_ext/build_isolation.py)
-for _pointer in ("FLYTECTL_CONFIG", "UCTL_CONFIG"):  # config files both SDKs would read
+os.environ.update(isolation.environment(SESSION_DIR))
+for _pointer in isolation.CONFIG_POINTERS:
     os.environ.pop(_pointer, None)
-# The flyte SDK writes local runs to /tmp/flyte whatever TMPDIR says: keep them under the
-# session's TMPDIR, here and (through _ext/startup/sitecustomize.py) in every subprocess.
-os.environ["PYTHONPATH"] = os.pathsep.join(
-    filter(None, [str(ROOT / "_ext" / "startup"), os.environ.get("PYTHONPATH")]))
-sys.path.insert(0, str(ROOT / "_ext"))
-from flyte_local_runs import patch_when_imported  # noqa: E402
-
-patch_when_imported()
-# Examples name their image registry from this; a loopback default keeps image probes offline.
+tempfile.tempdir = os.environ["TMPDIR"]
+isolation.patch_flyte_when_imported()
+# Lessons name their image registry from this; a loopback default keeps image probes offline.
 os.environ["FLYTE_IMAGE_REGISTRY"] = "localhost:30000"
-# Examples end figure cells with plt.show(): no window, no "non-interactive" warning.
-os.environ["MPLBACKEND"] = "Agg"
 
 
 def pytest_sessionfinish(session, exitstatus):
     shutil.rmtree(SESSION_DIR, ignore_errors=True)
+
+
+def fresh_dir(name: str) -> Path:
+    return Path(tempfile.mkdtemp(prefix=name + "-", dir=SESSION_DIR))
+
+
+def machine(name: str) -> dict[str, str]:
+    """The environment of a new reader's machine: an empty HOME and TMPDIR of its own."""
+    return isolation.environment(fresh_dir(name))
 
 
 def sphinx_build(srcdir: Path, outdir: Path, *options: str, env: dict | None = None):
@@ -89,6 +78,7 @@ def run_make(src: Path, *args: str, env: dict | None = None,
     command = ["make", "-C", str(src), f"VENV={venv}", "-o", f"{venv}/.installed-from-lock", *args]
     # MAKEFLAGS: under `make test` the outer make's flags would leak into this one.
     full_env = {**os.environ, "MAKEFLAGS": "", **(env or {})}
+
     def default_sigint():
         signal.signal(signal.SIGINT, signal.SIG_DFL)
 
@@ -97,41 +87,29 @@ def run_make(src: Path, *args: str, env: dict | None = None,
                           preexec_fn=default_sigint if own_process_group else None)
 
 
-def fresh_dir(name: str) -> Path:
-    path = Path(tempfile.mkdtemp(prefix=name + "-", dir=SESSION_DIR))
-    return path
-
-
-def example_source(title: str, line: str) -> str:
-    """The text of a minimal gallery example: a titled docstring and one print."""
-    return f'"""\n{title}\n{"=" * len(title)}\n"""\n\nprint("{line}")\n'
-
-
 def gallery_only_copy(name: str, examples: dict[str, str]) -> Path:
     """A copy of the sources whose only pages are an index and a gallery of ``examples``.
 
-    The conf, extensions, templates and Makefile are the site's; without the guides and the
-    real examples a build takes about 2 s instead of 15. ``examples``: path under examples/ ->
-    text.
+    The conf, extensions, templates and Makefile are the site's; without the guides, the
+    lessons and the evidence pages a build takes seconds. ``examples``: path under
+    examples/ -> text.
     """
     src = copy_sources(fresh_dir(name) / "src")
     shutil.rmtree(src / "guides")
     (src / "404.md").unlink()  # it links the guides
-    for path in (src / "examples").rglob("*.py"):  # the Flyte 2 ones in examples/flyte2/ too
+    for path in [*(src / "examples").rglob("*.py"), *(src / "evidence" / "pages").rglob("*.py")]:
         path.unlink()
-    (src / "index.md").write_text("# Gallery only\n\n```{toctree}\nauto_examples/index\n```\n")
+    (src / "index.md").write_text("# Gallery only\n\n```{toctree}\nauto_examples/index\n"
+                                  "auto_evidence/index\n```\n")
     for relpath, text in examples.items():
-        (src / "examples" / relpath).parent.mkdir(exist_ok=True)
+        (src / "examples" / relpath).parent.mkdir(parents=True, exist_ok=True)
         (src / "examples" / relpath).write_text(text)
     return src
 
 
-@dataclass
-class SiteBuild:
-    html: Path
-    log: str
-    home: Path  # the HOME the build ran with: must stay empty
-    tmp: Path  # the TMPDIR the build ran with: must be empty afterwards
+def example_source(title: str, line: str) -> str:
+    """The text of a minimal gallery script: a titled docstring and one print."""
+    return f'"""\n{title}\n{"=" * len(title)}\n"""\n\nprint("{line}")\n'
 
 
 @contextlib.contextmanager
@@ -148,107 +126,95 @@ def once_per_test_run(name: str):
         done.touch()
 
 
+# --------------------------------------------------------------------------------------------
+# The site, built once
+
+
+@dataclass
+class SiteBuild:
+    html: Path
+    log: str
+    home: Path  # the HOME the build ran with: must stay empty
+    tmp: Path  # the TMPDIR the build ran with: must be empty afterwards
+
+
 @pytest.fixture(scope="session")
 def site() -> SiteBuild:
-    """One clean, strict build of the whole site, examples executed, outside the repository.
-
-    Built once per test run, whichever worker asks first; a failed build fails every test
-    that needs it, with its log.
-    """
+    """One clean, strict build of the whole site, every script executed, outside the
+    repository. Built once per test run, whichever worker asks first; a failed build fails
+    every test that needs it, with its log."""
     with once_per_test_run("site") as (work, to_make):
-        home, tmp = work / "empty-home", work / "empty-tmp"
+        machine_dir = work / "machine"
         if to_make:
             src = copy_sources(work / "src")
-            home.mkdir()
-            tmp.mkdir()
-            env = {**os.environ, "HOME": str(home), "TMPDIR": str(tmp)}
+            env = isolation.environment(machine_dir)
             result = sphinx_build(src, work / "html", env=env)
             (work / "build.json").write_text(json.dumps([result.returncode, result.stdout]))
     returncode, log = json.loads((work / "build.json").read_text())
     if returncode != 0:
         pytest.fail(f"the site build failed (exit {returncode}):\n{log[-6000:]}")
-    return SiteBuild(html=work / "html", log=log, home=home, tmp=tmp)
+    return SiteBuild(html=work / "html", log=log, home=machine_dir / "home",
+                     tmp=machine_dir / "tmp")
 
 
-@pytest.fixture(scope="session")
-def standalone_runs():
-    """Run each example as a reader would (`python examples/<file>.py`), once per test run.
-
-    Each example gets its own empty HOME (so its own empty local caches) and TMPDIR.
-    Returns a function: example name (see ``example_name``) -> finished process.
-    ``run(name, again=True)`` runs the script a second time on the first run's HOME and
-    TMPDIR, as a reader re-running it would.
-    """
-    seen: dict[tuple[str, bool], subprocess.CompletedProcess] = {}  # by this worker
-
-    def run(stem: str, again: bool = False) -> subprocess.CompletedProcess:
-        if (stem, again) in seen:
-            return seen[stem, again]
-        if again:
-            run(stem)
-        machine = Path("standalone", stem.replace("/", "--"))
-        with once_per_test_run(str(machine / ("again" if again else "first"))) as (
-                work, to_make):
-            if to_make:
-                home, tmp = SHARED_DIR / machine / "home", SHARED_DIR / machine / "tmp"
-                home.mkdir(exist_ok=True)
-                tmp.mkdir(exist_ok=True)
-                done = run_example(ROOT / "examples" / f"{stem}.py", home=home, tmp=tmp)
-                work.write_text(json.dumps([done.args, done.returncode, done.stdout,
-                                            done.stderr]))
-        seen[stem, again] = subprocess.CompletedProcess(*json.loads(work.read_text()))
-        return seen[stem, again]
-
-    return run
+# --------------------------------------------------------------------------------------------
+# Each lesson as a reader runs it: the downloaded script, the Run-it box's local commands
 
 
-PYFLYTE = str(Path(sys.executable).parent / "pyflyte")
+@dataclass
+class ReaderRun:
+    command: list[str]  # as the Run-it box gives it
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def run_in_folder(folder: Path, command: list[str], env: dict) -> ReaderRun:
+    """Run one command of a Run-it box in ``folder``, with the project's environment's
+    programs (python, pyflyte, flyte) standing for the reader's."""
+    program = shutil.which(command[0], path=str(Path(sys.executable).parent)) or command[0]
+    done = subprocess.run([program, *command[1:]], cwd=folder, env=env, capture_output=True,
+                          text=True, timeout=300, check=False)
+    return ReaderRun(command, done.returncode, done.stdout, done.stderr)
+
 
 # pyflyte prints errors through rich, which wraps lines at the terminal's width (80 without a
-# terminal): a message after a long temp path would break across lines and a substring check
-# on it would miss. Wider than any path (PATH_MAX is 4096), nothing the tests read wraps.
+# terminal): a message after a long temp path would break across lines. Wider than any path.
 WIDE_TERMINAL = "10000"
 
 
-def run_pyflyte(stem: str, workflow: str, *args: str, **isolation):
-    """`pyflyte run examples/<stem>.py <workflow> <args>` locally, isolated like run_example."""
-    script = ROOT / "examples" / f"{stem}.py"
-    return run_example(script, *args, command=(PYFLYTE, "run", str(script), workflow), **isolation)
+@pytest.fixture(scope="session")
+def reader_runs():
+    """Each lesson downloaded into an empty folder on a new machine, and the Run-it box's
+    local commands run there one after another, once per test run. Returns a function:
+    lesson name -> the list of ReaderRun, in the box's order (the first is ``python
+    <file>.py``; a later command finds the local cache the earlier ones left, as on a
+    reader's machine)."""
+    seen: dict[str, list[ReaderRun]] = {}
 
+    def runs(name: str) -> list[ReaderRun]:
+        if name in seen:
+            return seen[name]
+        with once_per_test_run(f"reader/{name.replace('/', '--')}") as (work, to_make):
+            if to_make:
+                lesson = lessons.path(name)
+                folder = fresh_dir("download")
+                shutil.copy(lesson, folder / lesson.name)
+                env = {**machine("reader"), "COLUMNS": WIDE_TERMINAL}
+                done = [run_in_folder(folder, command, env)
+                        for command in run_it.parse(lesson).local]
+                work.write_text(json.dumps([vars(run) for run in done]))
+        seen[name] = [ReaderRun(**run) for run in json.loads(work.read_text())]
+        return seen[name]
 
-def run_example(script: Path, *args: str, command: tuple[str, ...] | None = None,
-                home: Path | None = None, tmp: Path | None = None,
-                env: dict | None = None) -> subprocess.CompletedProcess:
-    """Run an example script in a subprocess with a throw-away HOME and TMPDIR.
-
-    ``command`` replaces ``python <script>`` (e.g. a pyflyte invocation). ``home`` reuses a HOME,
-    and so a flytekit cache, across runs; pass ``tmp`` too when a later run must read cached
-    offloaded outputs, which flytekit keeps under TMPDIR. ``env`` adds environment variables.
-    """
-    run_tmp = tmp or fresh_dir("tmp")
-    full_env = {**os.environ, "HOME": str(home or fresh_dir("home")), "TMPDIR": str(run_tmp),
-                "COLUMNS": WIDE_TERMINAL, **(env or {})}
-    cmd = list(command) if command else [sys.executable, str(script)]
-    result = subprocess.run(cmd + list(args), capture_output=True, text=True, env=full_env,
-                            cwd=ROOT, timeout=300, check=False)
-    if tmp is None:
-        shutil.rmtree(run_tmp, ignore_errors=True)
-    return result
+    return runs
 
 
 @pytest.fixture
-def empty_flytekit_cache(monkeypatch):
-    """Point flytekit's local cache in this process at a new, empty directory for one test."""
-    from flytekit.core import local_cache
-
-    cache = local_cache.LocalTaskCache
-    if cache._initialized:
-        cache._cache.close()
-    monkeypatch.setattr(local_cache, "CACHE_LOCATION", str(fresh_dir("local-cache")))
-    monkeypatch.setattr(cache, "_initialized", False)
-    yield
-    if cache._initialized:
-        cache._cache.close()
+def empty_caches():
+    """Both SDKs' local caches in this process: a new, empty directory for one test."""
+    with isolation.fresh_local_caches(fresh_dir("local-cache")) as directory:
+        yield directory
 
 
 # --------------------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 # Generated or machine-local: never part of a copy of the site's sources.
 _NOT_SOURCES = shutil.ignore_patterns(
-    ".git", ".venv", "_build", "auto_examples", "sg_execution_times.rst", "tests",
+    ".git", ".venv", "_build", "auto_examples", "auto_evidence", "sg_execution_times.rst", "tests",
     "__pycache__", ".pytest_cache",
 )
 

@@ -1,5 +1,5 @@
-"""Run at start-up by the tests' subprocesses (their PYTHONPATH names this folder): local
-flyte runs then keep their files under TMPDIR. See ../flyte_local_runs.py for why."""
+"""Run at start-up by an isolated subprocess (``evidence.isolation.environment`` puts this
+folder on its PYTHONPATH): its local flyte runs then stay under TMPDIR."""
 
 import importlib.machinery
 import importlib.util
@@ -7,11 +7,14 @@ import os
 import sys
 
 _here = os.path.dirname(os.path.abspath(__file__))
-_spec = importlib.util.spec_from_file_location(
-    "flyte_local_runs", os.path.join(os.path.dirname(_here), "flyte_local_runs.py"))
-_module = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_module)
-_module.patch_when_imported()
+_root = os.path.dirname(os.path.dirname(_here))
+# The project's package for this one import; a lesson run here must not find it on its path.
+sys.path.insert(0, _root)
+try:
+    from evidence.isolation import patch_flyte_when_imported
+finally:
+    sys.path.remove(_root)
+patch_flyte_when_imported()
 
 # A sitecustomize of the Python installation (Debian ships one) would be hidden by this one.
 _other = importlib.machinery.PathFinder.find_spec(

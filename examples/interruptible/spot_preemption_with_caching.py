@@ -17,19 +17,16 @@ Runs in about 5 s locally. The question behind it: :ref:`guide-interruptible`.
       pip install flytekit==1.16.31 scikit-learn==1.9.1 matplotlib==3.11.2
 
    .. code-block:: sh
-      :caption: Run the whole script, as this page did
+      :caption: Run it in the folder you saved it to (in a clone: cd examples/interruptible)
 
-      python examples/spot_preemption_with_caching.py
-
-   .. code-block:: sh
-      :caption: Run the workflow with your own inputs
-
-      pyflyte run examples/spot_preemption_with_caching.py pipeline
+      python spot_preemption_with_caching.py
+      pyflyte run spot_preemption_with_caching.py pipeline
 
    .. code-block:: sh
-      :caption: Run it on a Flyte cluster (builds the image with your Docker)
+      :caption: Run it on a Flyte cluster (ImageSpec builds the image with your Docker)
 
-      pyflyte run --remote examples/spot_preemption_with_caching.py pipeline
+      export FLYTE_IMAGE_REGISTRY=localhost:30000  # where the image goes: the demo's
+      pyflyte run --remote spot_preemption_with_caching.py pipeline
 """
 
 # %%
@@ -629,4 +626,4 @@ if __name__ == "__main__":
 # When nothing is preempted, the fine-grained pipeline costs a little more: three extra
 # task overheads, and ``publish`` on demand. Time grows with the rate in both shapes;
 # splitting cannot shrink ``train``, the longest stage, so checkpoint inside it if it is
-# long (see :ref:`sphx_glr_auto_examples_checkpoint_resume.py`).
+# long (see :ref:`sphx_glr_auto_examples_interruptible_checkpoint_resume.py`).

@@ -2,7 +2,7 @@ r"""
 One TaskEnvironment per resource profile
 ========================================
 
-The Flyte 2 twin of :ref:`sphx_glr_auto_examples_decompose_training_and_inference.py`:
+The Flyte 2 twin of :ref:`sphx_glr_auto_examples_decompose_decompose_training_and_inference.py`:
 training and batch inference on scikit-learn's digits as tasks of two
 ``TaskEnvironment`` objects, each with its own CPU and memory, called from a small
 driver task.
@@ -21,20 +21,16 @@ question behind it: :ref:`guide-decomposition`.
       pip install flyte==2.12.1 scikit-learn==1.9.1 matplotlib==3.11.2
 
    .. code-block:: sh
-      :caption: Run the whole script, as this page did
+      :caption: Run it in the folder you saved it to (in a clone: cd examples/decompose)
 
-      python examples/flyte2/decompose_with_task_environments.py
-
-   .. code-block:: sh
-      :caption: Run the workflow with your own inputs
-
-      flyte run --local examples/flyte2/decompose_with_task_environments.py \
+      python decompose_with_task_environments.py
+      flyte run --local decompose_with_task_environments.py \
           train_then_predict --n_trees 100 --min_confidence 0.5
 
    .. code-block:: sh
-      :caption: Run it on a Flyte 2 cluster (after `flyte create config`)
+      :caption: Run it on a Flyte 2 cluster (after ``flyte create config``)
 
-      flyte run examples/flyte2/decompose_with_task_environments.py \
+      flyte run decompose_with_task_environments.py \
           train_then_predict --n_trees 100 --min_confidence 0.5
 """
 

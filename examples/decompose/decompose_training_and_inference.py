@@ -10,7 +10,7 @@ A small cost model then says when the split pays on a cluster, from this run's m
 times and hand-off size. Runs locally in a few seconds, most of them spent importing
 libraries. The question behind it:
 :ref:`guide-decomposition`. (Flyte 2 twin:
-:ref:`sphx_glr_auto_examples_flyte2_decompose_with_task_environments.py`.)
+:ref:`sphx_glr_auto_examples_decompose_decompose_with_task_environments.py`.)
 
 .. admonition:: Run it
    :class: run-it
@@ -21,20 +21,17 @@ libraries. The question behind it:
       pip install flytekit==1.16.31 scikit-learn==1.9.1 matplotlib==3.11.2
 
    .. code-block:: sh
-      :caption: Run the whole script, as this page did
+      :caption: Run it in the folder you saved it to (in a clone: cd examples/decompose)
 
-      python examples/decompose_training_and_inference.py
-
-   .. code-block:: sh
-      :caption: Run the workflow with your own inputs
-
-      pyflyte run examples/decompose_training_and_inference.py train_then_predict \
+      python decompose_training_and_inference.py
+      pyflyte run decompose_training_and_inference.py train_then_predict \
           --n_trees 100 --min_confidence 0.5
 
    .. code-block:: sh
-      :caption: Run it on a Flyte cluster (builds the image with your Docker)
+      :caption: Run it on a Flyte cluster (ImageSpec builds the image with your Docker)
 
-      pyflyte run --remote examples/decompose_training_and_inference.py \
+      export FLYTE_IMAGE_REGISTRY=localhost:30000  # where the image goes: the demo's
+      pyflyte run --remote decompose_training_and_inference.py \
           train_then_predict --n_trees 100 --min_confidence 0.5
 """
 

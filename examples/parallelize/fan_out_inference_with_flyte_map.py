@@ -2,7 +2,7 @@ r"""
 Fan out batch inference with flyte.map and asyncio.gather
 =========================================================
 
-The Flyte 2 twin of :ref:`sphx_glr_auto_examples_fan_out_inference_with_map_task.py`:
+The Flyte 2 twin of :ref:`sphx_glr_auto_examples_parallelize_fan_out_inference_with_map_task.py`:
 train a digits classifier once, then score the held-out images in batches, one task per
 batch, with ``flyte.map`` (``concurrency`` caps the batches in flight) and with
 ``asyncio.gather``. One batch is corrupt; its failure comes back as an exception in its
@@ -18,20 +18,16 @@ seconds. The question behind it: :ref:`guide-parallelism`.
       pip install flyte==2.12.1 scikit-learn==1.9.1 matplotlib==3.11.2 numpy==2.4.6
 
    .. code-block:: sh
-      :caption: Run the whole script, as this page did
+      :caption: Run it in the folder you saved it to (in a clone: cd examples/parallelize)
 
-      python examples/flyte2/fan_out_inference_with_flyte_map.py
-
-   .. code-block:: sh
-      :caption: Run the workflow with your own inputs
-
-      flyte run --local examples/flyte2/fan_out_inference_with_flyte_map.py \
+      python fan_out_inference_with_flyte_map.py
+      flyte run --local fan_out_inference_with_flyte_map.py \
           batch_inference --n_batches 10 --failing_batch 7
 
    .. code-block:: sh
-      :caption: Run it on a Flyte 2 cluster (after `flyte create config`)
+      :caption: Run it on a Flyte 2 cluster (after ``flyte create config``)
 
-      flyte run examples/flyte2/fan_out_inference_with_flyte_map.py \
+      flyte run fan_out_inference_with_flyte_map.py \
           batch_inference --n_batches 10 --failing_batch 7
 """
 

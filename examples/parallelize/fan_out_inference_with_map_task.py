@@ -8,7 +8,7 @@ batches run at once, and ``min_success_ratio`` lets the run finish although one 
 fails. Then a model of the same job at cluster scale picks the batch size. Runs locally
 in a few seconds.
 The question behind it: :ref:`guide-parallelism`. (Flyte 2 twin:
-:ref:`sphx_glr_auto_examples_flyte2_fan_out_inference_with_flyte_map.py`.)
+:ref:`sphx_glr_auto_examples_parallelize_fan_out_inference_with_flyte_map.py`.)
 
 .. admonition:: Run it
    :class: run-it
@@ -20,20 +20,17 @@ The question behind it: :ref:`guide-parallelism`. (Flyte 2 twin:
           numpy==2.4.6 click==8.5.1
 
    .. code-block:: sh
-      :caption: Run the whole script, as this page did
+      :caption: Run it in the folder you saved it to (in a clone: cd examples/parallelize)
 
-      python examples/fan_out_inference_with_map_task.py
-
-   .. code-block:: sh
-      :caption: Run the workflow with your own inputs
-
-      pyflyte run examples/fan_out_inference_with_map_task.py batch_inference \
+      python fan_out_inference_with_map_task.py
+      pyflyte run fan_out_inference_with_map_task.py batch_inference \
           --n_batches 10 --failing_batch 7
 
    .. code-block:: sh
-      :caption: Run it on a Flyte cluster (builds the image with your Docker)
+      :caption: Run it on a Flyte cluster (ImageSpec builds the image with your Docker)
 
-      pyflyte run --remote examples/fan_out_inference_with_map_task.py \
+      export FLYTE_IMAGE_REGISTRY=localhost:30000  # where the image goes: the demo's
+      pyflyte run --remote fan_out_inference_with_map_task.py \
           batch_inference --n_batches 10 --failing_batch 7
 """
 

@@ -7,7 +7,7 @@ task saves a checkpoint every epoch with ``flyte.ctx().checkpoint``, fails part-
 its first attempt, and its retry resumes from the checkpoint. Unlike flytekit, the
 ``flyte`` SDK retries locally, so one local run shows it all. Takes about 4 s. The
 question behind it: :ref:`guide-interruptible`. (Flyte 1 twin:
-:ref:`sphx_glr_auto_examples_checkpoint_resume.py`.)
+:ref:`sphx_glr_auto_examples_interruptible_checkpoint_resume.py`.)
 
 .. admonition:: Run it
    :class: run-it
@@ -18,19 +18,15 @@ question behind it: :ref:`guide-interruptible`. (Flyte 1 twin:
       pip install flyte==2.12.1 numpy==2.4.6 matplotlib==3.11.2
 
    .. code-block:: sh
-      :caption: Run the whole script, as this page did
+      :caption: Run it in the folder you saved it to (in a clone: cd examples/interruptible)
 
-      python examples/flyte2/retries_and_checkpoint.py
-
-   .. code-block:: sh
-      :caption: Run the task with your own inputs
-
-      flyte run --local examples/flyte2/retries_and_checkpoint.py train --fail_after 3
+      python retries_and_checkpoint.py
+      flyte run --local retries_and_checkpoint.py train --fail_after 3
 
    .. code-block:: sh
-      :caption: Run it on a Flyte 2 cluster (after `flyte create config`)
+      :caption: Run it on a Flyte 2 cluster (after ``flyte create config``)
 
-      flyte run examples/flyte2/retries_and_checkpoint.py train --fail_after 3
+      flyte run retries_and_checkpoint.py train --fail_after 3
 """
 
 # %%

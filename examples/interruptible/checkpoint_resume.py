@@ -8,7 +8,7 @@ cluster runs, kills the first attempt with SIGKILL part-way, and starts a second
 that resumes where the first one stopped; a new execution starts over. Takes about 5 s
 locally.
 The question behind it: :ref:`guide-interruptible`. (Flyte 2 twin:
-:ref:`sphx_glr_auto_examples_flyte2_retries_and_checkpoint.py`.)
+:ref:`sphx_glr_auto_examples_interruptible_retries_and_checkpoint.py`.)
 
 .. admonition:: Run it
    :class: run-it
@@ -19,19 +19,16 @@ The question behind it: :ref:`guide-interruptible`. (Flyte 2 twin:
       pip install flytekit==1.16.31 numpy==2.4.6 matplotlib==3.11.2
 
    .. code-block:: sh
-      :caption: Run the whole script, as this page did
+      :caption: Run it in the folder you saved it to (in a clone: cd examples/interruptible)
 
-      python examples/checkpoint_resume.py
-
-   .. code-block:: sh
-      :caption: Run the workflow with your own inputs
-
-      pyflyte run examples/checkpoint_resume.py training --n_epochs 8
+      python checkpoint_resume.py
+      pyflyte run checkpoint_resume.py training --n_epochs 8
 
    .. code-block:: sh
-      :caption: Run it on a Flyte cluster (builds the image with your Docker)
+      :caption: Run it on a Flyte cluster (ImageSpec builds the image with your Docker)
 
-      pyflyte run --remote examples/checkpoint_resume.py training --n_epochs 8
+      export FLYTE_IMAGE_REGISTRY=localhost:30000  # where the image goes: the demo's
+      pyflyte run --remote checkpoint_resume.py training --n_epochs 8
 """
 
 # %%

@@ -19,20 +19,17 @@ locally in a few seconds. The question behind it: :ref:`guide-parallelism`.
           click==8.5.1
 
    .. code-block:: sh
-      :caption: Run the whole script, as this page did
+      :caption: Run it in the folder you saved it to (in a clone: cd examples/parallelize)
 
-      python examples/data_dependent_fan_out_dynamic_vs_eager.py
-
-   .. code-block:: sh
-      :caption: Run the workflow with your own inputs
-
-      pyflyte run examples/data_dependent_fan_out_dynamic_vs_eager.py \
+      python data_dependent_fan_out_dynamic_vs_eager.py
+      pyflyte run data_dependent_fan_out_dynamic_vs_eager.py \
           compare_models --models '["forest-8", "svc"]'
 
    .. code-block:: sh
-      :caption: Run it on a Flyte cluster (builds the image with your Docker)
+      :caption: Run it on a Flyte cluster (ImageSpec builds the image with your Docker)
 
-      pyflyte run --remote examples/data_dependent_fan_out_dynamic_vs_eager.py \
+      export FLYTE_IMAGE_REGISTRY=localhost:30000  # where the image goes: the demo's
+      pyflyte run --remote data_dependent_fan_out_dynamic_vs_eager.py \
           compare_models --models '["forest-8", "svc"]'
 """
 

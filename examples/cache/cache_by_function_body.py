@@ -6,7 +6,7 @@ With ``cache="auto"``, Flyte 2 versions a cached task by a hash of its own sourc
 edit the task and it runs again; change what it calls or reads, and the old result comes
 back. Each edit below is made in this script and run locally, in a few seconds. The
 question behind it: :ref:`guide-caching`. (Flyte 1 twin:
-:ref:`sphx_glr_auto_examples_rerun_with_caching.py`.)
+:ref:`sphx_glr_auto_examples_cache_rerun_with_caching.py`.)
 
 .. admonition:: Run it
    :class: run-it
@@ -17,20 +17,16 @@ question behind it: :ref:`guide-caching`. (Flyte 1 twin:
       pip install flyte==2.12.1 matplotlib==3.11.2
 
    .. code-block:: sh
-      :caption: Run the whole script, as this page did
+      :caption: Run it in the folder you saved it to (in a clone: cd examples/cache)
 
-      python examples/flyte2/cache_by_function_body.py
-
-   .. code-block:: sh
-      :caption: Run the task with your own inputs
-
-      flyte run --local examples/flyte2/cache_by_function_body.py count_words \
+      python cache_by_function_body.py
+      flyte run --local cache_by_function_body.py count_words \
           --text "the cat sat on the mat"
 
    .. code-block:: sh
       :caption: Run it on a Flyte 2 cluster (after ``flyte create config``)
 
-      flyte run examples/flyte2/cache_by_function_body.py count_words \
+      flyte run cache_by_function_body.py count_words \
           --text "the cat sat on the mat"
 """
 

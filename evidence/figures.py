@@ -1,0 +1,103 @@
+"""The house figure: drawn at the width furo shows it, with text that stays readable.
+
+Every evidence page draws through ``figure()`` and ends with ``show(fig)``, which refuses a
+figure whose tick labels overlap or whose legend covers drawn text (from matplotlib's own
+text extents), so such a figure fails the build instead of reaching a page.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import matplotlib.pyplot as plt
+from matplotlib.figure import Figure
+from matplotlib.text import Text
+
+# furo's content column is about 740 px wide: 7.4 in at 100 dpi, shown at its drawn size.
+WIDTH_IN = 7.4
+plt.rcParams.update({"font.size": 10, "axes.titlesize": 11, "legend.fontsize": 10,
+                     "xtick.labelsize": 10, "ytick.labelsize": 10})
+
+
+class UnreadableFigure(ValueError):
+    """A figure whose text collides: fix the figure, not the check."""
+
+
+def figure(height_in: float, **subplots) -> tuple[Figure, object]:
+    """A new figure as wide as the column, laid out so nothing is clipped."""
+    return plt.subplots(figsize=(WIDTH_IN, height_in), layout="constrained", **subplots)
+
+
+def show(fig: Figure) -> None:
+    """Check the figure's text, then hand it to the page (sphinx-gallery saves it)."""
+    check(fig)
+    plt.show()
+
+
+def _visible_texts(texts) -> list[Text]:
+    return [t for t in texts if t.get_visible() and t.get_text().strip()]
+
+
+def check(fig: Figure) -> None:
+    """Raise UnreadableFigure if two tick labels of an axis overlap, or a legend covers
+    any other text of the figure."""
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    problems = []
+    for ax in fig.axes:
+        for axis in (ax.xaxis, ax.yaxis):
+            labels = _visible_texts(axis.get_ticklabels(minor=False)
+                                    + axis.get_ticklabels(minor=True))
+            boxes = [(t.get_text(), t.get_window_extent(renderer)) for t in labels]
+            for (a, box_a), (b, box_b) in itertools.combinations(boxes, 2):
+                if box_a.overlaps(box_b):
+                    problems.append(f"tick labels {a!r} and {b!r} overlap")
+    legends = [ax.get_legend() for ax in fig.axes] + list(fig.legends)
+    for legend in filter(None, legends):
+        box = legend.get_window_extent(renderer)
+        own = set(legend.get_texts()) | {legend.get_title()}
+        for text in _visible_texts(fig.findobj(Text)):
+            if text in own:
+                continue
+            if box.overlaps(text.get_window_extent(renderer)):
+                problems.append(f"the legend covers {text.get_text()!r}")
+    if problems:
+        raise UnreadableFigure("; ".join(problems))
+
+
+def task_state(runs, task: str) -> str:
+    """What a block of runs did with ``task``: its body ran, the cache served it, or
+    neither."""
+    if runs.ran(task):
+        return "body ran"
+    return "served from the cache" if runs.served(task) else "not called"
+
+
+def task_grid(rows: list[tuple[str, object]], tasks: list[str], title: str) -> Figure:
+    """One row per run, one column per task: did its body run, or did the local cache
+    serve it? ``rows`` pairs a label with a ``probes.TaskRuns``."""
+    from matplotlib.patches import Patch
+
+    colors = {"body ran": "#dd8452", "served from the cache": "#4c72b0",
+              "not called": "#dddddd"}
+    fig, ax = figure(0.45 * len(rows) + 1.3)
+    seen = set()
+    for y, (_, runs) in enumerate(rows):
+        for x, task in enumerate(tasks):
+            state = task_state(runs, task)
+            seen.add(state)
+            ax.add_patch(plt.Rectangle((x + 0.03, y + 0.06), 0.94, 0.88,
+                                       color=colors[state]))
+    ax.set_xlim(0, len(tasks))
+    ax.set_ylim(len(rows), 0)
+    ax.set_xticks([x + 0.5 for x in range(len(tasks))], tasks)
+    ax.set_yticks([y + 0.5 for y in range(len(rows))], [label for label, _ in rows])
+    ax.tick_params(length=0)
+    ax.xaxis.tick_top()
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+    shown = [state for state in colors if state in seen]
+    fig.legend(handles=[Patch(color=colors[s], label=s) for s in shown],
+               loc="outside lower center", ncols=len(shown), frameon=False)
+    ax.set_title(title, pad=12)
+    return fig

@@ -1,0 +1,155 @@
+"""Model: when do two tasks beat one?
+
+A local run starts no pods, so what the split costs on a cluster comes from a model.
+It compares two ways to run two steps: one task sized for the larger of the two, or
+two tasks, each sized for its own step, that hand a file over through the blob store.
+Its inputs, with units:
+
+- each step's run time (s), CPUs and memory (GiB): this run's measurements and
+  requests;
+- the size of what passes between them (bytes): the model file measured above;
+- per-task overhead: a pod start (s) and a blob-store transfer rate (MB/s);
+- prices per CPU-hour and per GiB-hour (USD).
+
+Assumptions. A pod pays for what it requests from its start to its end, start-up
+included, per second (no minimum charge). Each task pays one pod start; the first task
+uploads the hand-off at its end, the second downloads it at its start, one connection
+each. Flyte's own bookkeeping between nodes is left out. The defaults:
+
+- **pod start, 5 s**: Kubernetes' pod start-up SLO, "99th percentile per cluster-day
+  <= 5s", which excludes pulling the image (`pod startup latency SLO
+  <https://github.com/kubernetes/community/blob/
+  1b775253d3a0311c06da75f19334d25f5a35e174/sig-scalability/slos/
+  pod_startup_latency.md>`_). A cold node, an image pull or slow Python imports make
+  it longer, which only favours one task.
+- **85 MB/s**: Amazon S3's guidance, "one concurrent request for each 85–90 MB/s of
+  desired network throughput" (`S3 performance design patterns
+  <https://docs.aws.amazon.com/AmazonS3/latest/userguide/
+  optimizing-performance-design-patterns.html>`_).
+- **USD 0.000011244 per vCPU-second and 0.000001235 per GB-second**: AWS Fargate's
+  on-demand rates for Linux/x86 in US East (N. Virginia), the examples on its `pricing
+  page <https://aws.amazon.com/fargate/pricing/>`_, which bills "from the time you
+  start to download your container image until the [...] Pod terminates, rounded up to
+  the nearest second". The GB rate is converted to GiB; Fargate's one-minute minimum
+  is left out. Put your own cluster's prices in.
+
+A re-run that changes only the second step's input finds the first step in the cache
+when the steps are separate tasks: a cache hit starts no pod, so only the second task
+runs. In one task, the whole task runs again.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Optional
+
+GIB = 2**30
+
+
+@dataclass(frozen=True)
+class Step:
+    seconds: float  # run time of the step's own code, s
+    cpu: float  # CPUs it requests
+    memory_gib: float  # memory it requests, GiB
+
+
+@dataclass(frozen=True)
+class Overhead:
+    pod_start_s: float = 5.0  # per task: Kubernetes pod start-up SLO (p99)
+    transfer_mb_per_s: float = 85.0  # blob store, one connection; MB = 10**6 bytes
+    usd_per_cpu_hour: float = 0.000011244 * 3600  # AWS Fargate, Linux/x86, US East
+    usd_per_gib_hour: float = 0.000001235 * 3600 * GIB / 1e9  # the same, GB to GiB
+
+
+@dataclass(frozen=True)
+class Choice:
+    seconds: float  # wall time from the first pod's start to the last pod's end
+    usd: float  # price of the requested resources over that time
+
+
+def usd_per_second(cpu: float, memory_gib: float, overhead: Overhead) -> float:
+    hourly = cpu * overhead.usd_per_cpu_hour + memory_gib * overhead.usd_per_gib_hour
+    return hourly / 3600
+
+
+def transfer_seconds(handoff_bytes: float, overhead: Overhead) -> float:
+    return handoff_bytes / (overhead.transfer_mb_per_s * 1e6)
+
+
+def keep_together(first: Step, second: Step, overhead: Overhead) -> Choice:
+    """One task: one pod start, no hand-off, sized for the larger step throughout."""
+    rate = usd_per_second(
+        max(first.cpu, second.cpu), max(first.memory_gib, second.memory_gib), overhead
+    )
+    seconds = overhead.pod_start_s + first.seconds + second.seconds
+    return Choice(seconds, seconds * rate)
+
+
+def split(
+    first: Step, second: Step, handoff_bytes: float, overhead: Overhead
+) -> Choice:
+    """Two tasks: two pod starts, an upload, a download; each pod sized for its step."""
+    transfer = transfer_seconds(handoff_bytes, overhead)
+    first_pod = overhead.pod_start_s + first.seconds + transfer  # uploads at its end
+    second_pod = overhead.pod_start_s + transfer + second.seconds  # downloads first
+    usd = first_pod * usd_per_second(first.cpu, first.memory_gib, overhead)
+    usd += second_pod * usd_per_second(second.cpu, second.memory_gib, overhead)
+    return Choice(first_pod + second_pod, usd)
+
+
+def rerun_split(second: Step, handoff_bytes: float, overhead: Overhead) -> Choice:
+    """A re-run with a new input for the second step only: the first is a cache hit."""
+    seconds = overhead.pod_start_s + transfer_seconds(handoff_bytes, overhead)
+    seconds += second.seconds
+    rate = usd_per_second(second.cpu, second.memory_gib, overhead)
+    return Choice(seconds, seconds * rate)
+
+
+def break_even_second_seconds(
+    first: Step, second: Step, handoff_bytes: float, overhead: Overhead
+) -> Optional[float]:
+    """How long the second step must run for two tasks to cost no more than one.
+
+    None when the second step needs as much as the one-task pod (then no run time makes
+    the split cheaper); 0.0 when the split is cheaper at any run time.
+    """
+    together = usd_per_second(
+        max(first.cpu, second.cpu), max(first.memory_gib, second.memory_gib), overhead
+    )
+    alone = usd_per_second(second.cpu, second.memory_gib, overhead)
+    if together <= alone:
+        return None
+    instant = Step(0.0, second.cpu, second.memory_gib)
+    extra = split(first, instant, handoff_bytes, overhead).usd
+    extra -= keep_together(first, instant, overhead).usd
+    return max(0.0, extra / (together - alone))  # cost lines cross here
+
+
+def reruns_to_repay(
+    first: Step, second: Step, handoff_bytes: float, overhead: Overhead
+) -> Optional[int]:
+    """Second-step-only re-runs after which the split has also saved wall time overall.
+
+    None when a re-run of the split is not faster than a re-run of the single task.
+    """
+    lost = split(first, second, handoff_bytes, overhead).seconds
+    lost -= keep_together(first, second, overhead).seconds
+    saved = keep_together(first, second, overhead).seconds
+    saved -= rerun_split(second, handoff_bytes, overhead).seconds
+    return math.ceil(lost / saved) if saved > 0 else None
+
+
+# The model's inputs: what the evidence page prints and draws, the calculator's defaults.
+# ASSUMED for now (to be replaced by sourced, cluster-scale inputs): a training step and an
+# inference step with the lesson's requests, and the lesson's model file as the hand-off.
+FIRST = Step(seconds=60.0, cpu=2, memory_gib=1)
+SECOND = Step(seconds=5.0, cpu=1, memory_gib=0.5)
+HANDOFF_BYTES = 4_000_000
+OVERHEAD = Overhead()
+
+
+def calculator_defaults() -> dict:
+    """What the decomposition calculator starts from."""
+    return {"first": asdict(FIRST), "second": asdict(SECOND),
+            "handoff_bytes": HANDOFF_BYTES, "overhead": asdict(OVERHEAD)}

@@ -1,0 +1,181 @@
+"""
+Caching in flytekit: the evidence
+=================================
+
+How the site knows what :ref:`guide-caching` says of flytekit, from the two lessons
+:ref:`sphx_glr_auto_examples_cache_rerun_with_caching.py` and
+:ref:`sphx_glr_auto_examples_cache_cache_arrays_by_content.py`. Their tasks run here
+under a probe that records which task bodies ran and which calls flytekit's local cache
+served, starting from an empty cache; then the ways a cached result goes stale, and the
+cache settings a cluster receives.
+"""
+
+# %%
+# .. _caching-probed-runs:
+# .. _caching-ignored-input:
+#
+# What each run did
+# -----------------
+# The lesson's four runs again, each inside ``probes.flytekit_runs()``. Run 3 changes
+# only ``n_jobs``, which ``fit_model``'s key ignores; run 4 changes ``n_trees``.
+import contextlib
+import io
+import os
+import shutil
+
+from evidence import figures, lessons, probes
+
+lesson = lessons.load("cache/rerun_with_caching")
+TASKS = ["extract_features", "fit_model", "evaluate"]
+
+
+def run(label: str, entity, **inputs):
+    """Run ``entity`` quietly under the probe; print what it did; return the probe."""
+    with probes.flytekit_runs() as runs, contextlib.redirect_stdout(io.StringIO()):
+        runs.value = entity(**inputs)
+    print(f"{label}, bodies run: {', '.join(runs.bodies) or 'none'}")
+    print(f"{label}, served from the cache: {', '.join(runs.hits) or 'none'}")
+    return runs
+
+
+probed = [
+    ("run 1", run("run 1", lesson.digits_pipeline)),
+    ("run 2, same inputs", run("run 2", lesson.digits_pipeline)),
+    ("run 3, n_jobs=2", run("run 3", lesson.digits_pipeline, n_jobs=2)),
+    ("run 4, n_trees=100", run("run 4", lesson.digits_pipeline, n_trees=100)),
+]
+
+# %%
+# .. _caching-with-overrides:
+#
+# A per-call override that does nothing
+# -------------------------------------
+# ``with_overrides(cache=False)`` on a call is accepted and compiled into the node, but a
+# local run ignores it: the call below is served from the entry run 1 stored.
+from flytekit import workflow
+
+
+@workflow
+def features_without_cache(n_components: int = 30):
+    lesson.extract_features(n_components=n_components).with_overrides(cache=False)
+
+
+probed.append(("cache=False override", run("cache=False override",
+                                           features_without_cache)))
+
+# %%
+# .. _caching-compiled-spec:
+#
+# What a cluster receives
+# -----------------------
+# Registration compiles each task into a template whose metadata carries the cache
+# settings. The override lands in the node's metadata (``cacheable``), while the task
+# template still says ``discoverable``: propeller v1.16.8 decides from the template.
+_, templates = probes.flytekit_compiled(lesson.digits_pipeline)
+for name in ("extract_features", "fit_model"):
+    meta = templates[name].metadata
+    print(f"compiled {name}, discoverable (cache on): {meta.discoverable}")
+    print(f"compiled {name}, discovery_version: {meta.discovery_version}")
+    print(f"compiled {name}, cache_serializable: {meta.cache_serializable}")
+    print(f"compiled {name}, cache_ignore_input_vars: "
+          f"{list(meta.cache_ignore_input_vars)}")
+override_spec, override_templates = probes.flytekit_compiled(features_without_cache)
+node = override_spec.template.nodes[0]
+print(f"compiled override node, cacheable: {node.metadata.cacheable}")
+print(f"compiled override node, its task discoverable: "
+      f"{override_templates['extract_features'].metadata.discoverable}")
+
+# %%
+# .. _caching-stale-result:
+#
+# Edit the body, keep the version: a stale result
+# -----------------------------------------------
+# Say you improve ``extract_features`` by appending the raw pixels to the principal
+# components, and leave its decorator alone. The edit below is made in the lesson's own
+# module, as saving the file would: same task name, same ``Cache(version="1")``. The key
+# holds the name, the version and the inputs, not the body, so the call is served the
+# 30 features the old body stored, not the 94 the new one computes.
+EDITED_BODY = '''
+def extract_features(n_components: int) -> np.ndarray:
+    pixels = load_digits().data / 16.0
+    pca = PCA(n_components=n_components, whiten=True, random_state=0)
+    components = pca.fit(pixels[:N_TRAIN]).transform(pixels)
+    return np.hstack([components, pixels])
+'''
+
+
+def edited(version: str):
+    """The edited task, as the lesson's file would define it with ``version``."""
+    source = EDITED_BODY + (f"\nedited = task(container_image=image, "
+                            f"cache=Cache(version={version!r}))(extract_features)\n")
+    return lessons.redefine(lesson, source)["edited"]
+
+
+stale = run("edited body, version 1", edited("1"), n_components=30)
+print(f"edited body, version 1, features per image returned: {stale.value.shape[1]}")
+
+# %%
+# .. _caching-version-bump:
+#
+# Bump the version
+# ----------------
+# The fix: change the version with the body. Version 2 is a new key, so the new body
+# runs.
+bumped = run("edited body, version 2", edited("2"), n_components=30)
+print(f"edited body, version 2, features per image returned: {bumped.value.shape[1]}")
+
+# %%
+# .. _caching-overwrite:
+#
+# Or overwrite the entry
+# ----------------------
+# ``pyflyte run --overwrite-cache`` sets ``FLYTE_LOCAL_CACHE_OVERWRITE=true`` for a local
+# run: every cached task skips the lookup, runs, and replaces its entry under the same
+# key. Here it repairs version 1's stale entry; the next plain call is served the new one.
+os.environ["FLYTE_LOCAL_CACHE_OVERWRITE"] = "true"  # what --overwrite-cache sets
+try:
+    run("version 1, overwrite", edited("1"), n_components=30)
+finally:
+    del os.environ["FLYTE_LOCAL_CACHE_OVERWRITE"]
+repaired = run("version 1, after the overwrite", edited("1"), n_components=30)
+print(f"version 1, after the overwrite, features per image: {repaired.value.shape[1]}")
+
+# %%
+# .. _caching-after-reboot:
+#
+# After a reboot
+# --------------
+# A local run stores an array or a model under a ``flyte-*`` folder of the system temp
+# dir, and the local cache keeps only its path. Deleting the stored model file below
+# stands for a reboot, which empties the temp dir: the next run is served the path of a
+# missing file, and ``evaluate``, which reads it, fails. ``pyflyte local-cache clear``
+# (or a new version) is the way out.
+from flytekit.core.context_manager import FlyteContextManager  # noqa: E402
+
+stored = FlyteContextManager.current_context().file_access.raw_output_prefix
+shutil.rmtree(stored)
+try:
+    run("after the temp dir was emptied", lesson.digits_pipeline)
+    print("after the temp dir was emptied, the run: succeeded")
+except Exception as error:  # noqa: BLE001: the failure is the point
+    print(f"after the temp dir was emptied, the run: failed ({type(error).__name__})")
+
+# %%
+# .. _caching-hash-method-probed:
+#
+# Same pixels, new blob: by reference and by content
+# --------------------------------------------------
+# The second lesson's workflows, each run twice. By reference, ``ink_per_image`` runs
+# both times; with the digest from ``HashMethod``, the second run is served.
+by_content = lessons.load("cache/cache_arrays_by_content")
+for workflow_name in ("ink_by_reference", "ink_by_content"):
+    for attempt in (1, 2):
+        label = f"{workflow_name}, run {attempt}"
+        probed.append((label, run(label, getattr(by_content, workflow_name))))
+
+# %%
+# Every probed run at a glance
+# ----------------------------
+fig = figures.task_grid(probed, TASKS + ["ink_per_image"],
+                        "What flytekit's local cache served, run by run")
+figures.show(fig)

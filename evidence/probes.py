@@ -1,0 +1,170 @@
+"""One probe per kind of fact the site states about a lesson.
+
+- ``flytekit_runs()`` / ``flyte_runs()``: which task bodies ran and which calls the local
+  cache served, while a block runs (no log parsing: ``evidence.sdk`` hooks the SDKs);
+- ``flytekit_compiled(entity)`` / ``flyte_spec(task)``: what registration would send a
+  cluster, compiled offline;
+- ``flytekit_literal(value, type)`` / ``flyte_literal(value, type)``: the literal a value
+  travels as between tasks, and its size.
+
+Pages print what these return; tests assert on it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import Counter, OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+from evidence import sdk
+
+
+def short(task_name: str) -> str:
+    """A task's name without its module or environment: ``train``."""
+    return task_name.rsplit(".", 1)[-1]
+
+
+@dataclass
+class TaskRuns:
+    """What the local runs inside a ``with`` block did, task by task (short names)."""
+
+    bodies: list[str] = field(default_factory=list)  # each start of a body, in order
+    hits: list[str] = field(default_factory=list)  # each call the local cache served
+    misses: list[str] = field(default_factory=list)  # flytekit: each lookup that missed
+    threads: set[str] = field(default_factory=set)  # flyte SDK: threads that started a body
+
+    def ran(self, task: str) -> int:
+        """How many times ``task``'s body started (attempts count one each)."""
+        return Counter(self.bodies)[task]
+
+    def served(self, task: str) -> int:
+        """How many calls of ``task`` the local cache answered."""
+        return Counter(self.hits)[task]
+
+
+@contextlib.contextmanager
+def flytekit_runs() -> Iterator[TaskRuns]:
+    """Record the flytekit task bodies that run, and the local cache's answers."""
+    runs = TaskRuns()
+
+    def on_lookup(task_name: str, hit: bool) -> None:
+        (runs.hits if hit else runs.misses).append(short(task_name))
+
+    with sdk.watch_flytekit(lambda task_name: runs.bodies.append(short(task_name)), on_lookup):
+        yield runs
+
+
+@contextlib.contextmanager
+def flyte_runs() -> Iterator[TaskRuns]:
+    """Record the flyte SDK task attempts that start, and the local cache's hits."""
+    runs = TaskRuns()
+
+    def on_body(task_name: str, thread: str) -> None:
+        runs.bodies.append(short(task_name))
+        runs.threads.add(thread)
+
+    with sdk.watch_flyte(on_body, lambda task_name: runs.hits.append(short(task_name))):
+        yield runs
+
+
+# ------------------------------------------------------------------------------------------
+# What a cluster would receive
+
+
+def flytekit_compiled(entity: Any) -> tuple[Any, dict[str, Any]]:
+    """Compile a flytekit workflow, launch plan or task offline, as ``pyflyte register``
+    would: its spec, and the templates of its tasks by short name.
+
+    Each ImageSpec its tasks use is named up front, so flytekit neither builds the image
+    nor asks Docker whether it exists.
+    """
+    from flytekit.configuration import Image, ImageConfig, SerializationSettings
+    from flytekit.models.task import TaskSpec
+    from flytekit.tools.translator import get_serializable
+
+    specs = _image_specs(entity)
+    images = [Image(name=spec.id, tag=spec.tag,
+                    fqn=f"{spec.registry}/{spec.name}" if spec.registry else spec.name)
+              for spec in specs]
+    default = ImageConfig.auto_default_image().default_image
+    settings = SerializationSettings(
+        image_config=ImageConfig(default_image=default, images=images))
+    entities: OrderedDict = OrderedDict()
+    spec = get_serializable(entities, settings, entity)
+    templates = {short(value.template.id.name): value.template
+                 for value in entities.values() if isinstance(value, TaskSpec)}
+    return spec, templates
+
+
+def _image_specs(entity: Any, seen: set | None = None) -> list:
+    """The ImageSpecs of every task an entity runs: its own, its nodes', its workflow's."""
+    from flytekit import ImageSpec
+
+    seen = set() if seen is None else seen
+    if id(entity) in seen:
+        return []
+    seen.add(id(entity))
+    found = []
+    image = getattr(entity, "container_image", None)
+    if isinstance(image, ImageSpec):
+        found.append(image)
+    for inner in (getattr(entity, "python_function_task", None),  # a map task's task
+                  getattr(entity, "workflow", None)):  # a launch plan's workflow
+        if inner is not None:
+            found += _image_specs(inner, seen)
+    for node in getattr(entity, "nodes", None) or []:
+        found += _image_specs(node.flyte_entity, seen)
+    return list({spec.id: spec for spec in found}.values())
+
+
+def flyte_spec(task: Any) -> Any:
+    """A flyte SDK task's TaskSpec, serialized offline as ``flyte deploy`` would."""
+    import inspect
+
+    import flyte.extras
+    from flyte.models import SerializationContext
+
+    source = inspect.getsourcefile(task.func)
+    root = Path(source).resolve().parent if source else Path.cwd()
+    return flyte.extras.serialize(task, SerializationContext(version="docs", root_dir=root))
+
+
+def flytekit_resources(entries: Any) -> dict[str, str]:
+    """Compiled resource entries as ``{"cpu": "2", "memory": "1Gi"}``."""
+    from flyteidl.core.tasks_pb2 import Resources
+
+    return {Resources.ResourceName.Name(e.name).lower(): e.value for e in entries}
+
+
+def flyte_resources(entries: Any) -> dict[str, str]:
+    """Serialized flyte SDK resource entries as ``{"cpu": "2", "memory": "1Gi"}``."""
+    from flyteidl2.core.tasks_pb2 import Resources
+
+    return {Resources.ResourceName.Name(e.name).lower(): e.value for e in entries}
+
+
+# ------------------------------------------------------------------------------------------
+# What travels between tasks
+
+
+def flytekit_literal(value: Any, python_type: Any) -> tuple[Any, int]:
+    """``value`` as the literal flytekit passes to the next task, and its size in bytes."""
+    from flytekit.core.context_manager import FlyteContextManager
+    from flytekit.core.type_engine import TypeEngine
+
+    ctx = FlyteContextManager.current_context()
+    literal_type = TypeEngine.to_literal_type(python_type)
+    literal = TypeEngine.to_literal(ctx, value, python_type, literal_type)
+    return literal, literal.to_flyte_idl().ByteSize()
+
+
+def flyte_literal(value: Any, python_type: Any) -> tuple[Any, int]:
+    """``value`` as the literal the flyte SDK passes to the next task, and its size."""
+    from flyte.types import TypeEngine
+
+    literal_type = TypeEngine.to_literal_type(python_type)
+    literal = asyncio.run(TypeEngine.to_literal(value, python_type, literal_type))
+    return literal, literal.ByteSize()

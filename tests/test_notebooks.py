@@ -1,0 +1,125 @@
+"""Every lesson's downloadable notebook runs in Jupyter, as a reader runs it.
+
+The notebook is the one the lesson's page offers (and the one in its zip). It runs top to
+bottom with nbclient and a real kernel, in an empty folder, on a new machine (empty HOME),
+offline: its ``%pip install`` cell runs against the installed packages (PIP_NO_INDEX), so it
+must name the site's pins and succeed without downloading anything.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import zipfile
+from pathlib import Path
+
+import pytest
+from bs4 import BeautifulSoup
+
+from conftest import each_lesson, fresh_dir, lesson_id, machine, once_per_test_run
+from evidence import run_it
+
+# What sphinx-gallery leaves of reST when it writes Markdown cells (a directive, a role, a
+# label of a :ref:), which a notebook reader would see raw.
+RST_LEFTOVER = re.compile(
+    r"^\s*\.\. [\w-]+::|^\s*:(?:caption|class|ref|doc):|:(?:ref|doc|class|func|download):`"
+    r"|(?<!`)`[a-z0-9]+(?:-[a-z0-9]+)+`(?!`)", re.M)
+
+
+def notebook_of(site, lesson: Path) -> Path:
+    page = site.html / "auto_examples" / f"{lesson_id(lesson)}.html"
+    soup = BeautifulSoup(page.read_text(encoding="utf-8"), "html.parser")
+    link = soup.select_one("a[href$='.ipynb']")
+    assert link is not None, "the page offers no notebook"
+    return page.parent / link["href"]
+
+
+def run_notebook(path: Path) -> dict:
+    """Execute a copy of the notebook in an empty folder on a new machine; return it run."""
+    import nbformat
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+
+    folder = fresh_dir("jupyter")
+    notebook = nbformat.read(path, as_version=4)
+    env = machine("jupyter-reader")
+    env.update(PIP_NO_INDEX="1", PIP_DISABLE_PIP_VERSION_CHECK="1")
+    env.pop("MPLBACKEND", None)  # Jupyter's own
+    client = NotebookClient(notebook, timeout=300, kernel_name="python3",
+                            resources={"metadata": {"path": str(folder)}})
+    error = None
+    try:
+        client.execute(env=env, cwd=str(folder))
+    except CellExecutionError as raised:
+        error = str(raised)[-3000:]
+    return {"notebook": notebook, "error": error}
+
+
+@pytest.fixture(scope="session")
+def notebook_runs(site):
+    """Each lesson's notebook, run once per test run."""
+    seen: dict[str, dict] = {}
+
+    def runs(lesson: Path) -> dict:
+        name = lesson_id(lesson)
+        if name not in seen:
+            with once_per_test_run(f"notebook/{name.replace('/', '--')}") as (work, to_make):
+                if to_make:
+                    done = run_notebook(notebook_of(site, lesson))
+                    work.write_text(json.dumps({"error": done["error"],
+                                                "cells": done["notebook"]["cells"]}))
+            seen[name] = json.loads(work.read_text())
+        return seen[name]
+
+    return runs
+
+
+def stream_text(cell: dict) -> str:
+    return "".join(o.get("text", "") for o in cell.get("outputs", [])
+                   if o.get("output_type") == "stream")
+
+
+@each_lesson
+def test_downloaded_notebook_runs_top_to_bottom_in_jupyter(lesson, notebook_runs):
+    run = notebook_runs(lesson)
+    assert run["error"] is None, run["error"]
+
+
+@each_lesson
+def test_notebook_installs_the_pins_of_the_page_in_one_line(site, lesson, notebook_runs):
+    """The first cell is the Run-it box's install line, one line (Jupyter's %pip takes no
+    continuation), and it succeeded: every pinned package is already satisfied."""
+    first = notebook_runs(lesson)["cells"][0]
+    install = run_it.parse(lesson).install
+    assert "".join(first["source"]) == "%" + " ".join(install)
+    printed = stream_text(first)
+    assert "ERROR" not in printed and "Invalid requirement" not in printed, printed
+    for pin in install[2:]:
+        assert f"Requirement already satisfied: {pin}" in printed, printed
+
+
+@each_lesson
+def test_notebook_prints_what_the_script_prints(lesson, notebook_runs, reader_runs):
+    """On a new machine the notebook tells the same story as the downloaded script."""
+    cells = notebook_runs(lesson)["cells"][1:]
+    printed = "".join(stream_text(c) for c in cells if c["cell_type"] == "code")
+    assert printed.strip() == reader_runs(lesson_id(lesson))[0].stdout.strip()
+
+
+@each_lesson
+def test_notebook_reads_as_markdown(site, lesson):
+    notebook = json.loads(notebook_of(site, lesson).read_text(encoding="utf-8"))
+    leftovers = [f"{m[0]!r} in: {''.join(c['source'])[max(0, m.start() - 40):m.end() + 20]!r}"
+                 for c in notebook["cells"] if c["cell_type"] == "markdown"
+                 for m in RST_LEFTOVER.finditer("".join(c["source"]))]
+    assert not leftovers, "\n".join(leftovers)
+
+
+@each_lesson
+def test_zip_download_holds_the_same_notebook_and_script(site, lesson):
+    page = site.html / "auto_examples" / f"{lesson_id(lesson)}.html"
+    soup = BeautifulSoup(page.read_text(encoding="utf-8"), "html.parser")
+    zipped = page.parent / soup.select_one("a[href$='.zip']")["href"]
+    with zipfile.ZipFile(zipped) as archive:
+        assert archive.read(f"{lesson.stem}.ipynb") == notebook_of(site, lesson).read_bytes()
+        assert archive.read(lesson.name) == lesson.read_bytes()
