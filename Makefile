@@ -17,11 +17,11 @@ help:
 	@echo "make html         build the site; runs every example (output: $(BUILDDIR)/html/index.html)"
 	@echo "make test         run the whole test suite (strict build, examples, browser)"
 	@echo "make html-noplot  build the prose only; examples are shown but not run"
-	@echo "make example EXAMPLE=<pattern>   build the site, running only examples whose file name matches"
+	@echo "make example EXAMPLE=<pattern>   build the site, running only the lessons and evidence pages whose path matches"
 	@echo "make livehtml     rebuild and reload in the browser on every save (prose only)"
 	@echo "make bench        measure build times, example run times and page weight"
 	@echo "make lock         re-resolve requirements.lock from pyproject.toml"
-	@echo "make clean        remove build output, the generated gallery and the build's flytekit cache"
+	@echo "make clean        remove build output and the generated galleries"
 
 install: $(STAMP)
 
@@ -84,19 +84,21 @@ html: $(STAMP)
 html-noplot: $(STAMP)
 	$(call sphinx_html,-D plot_gallery=0)
 
-# sphinx-gallery runs only the examples whose path matches (a regular expression); the others
-# are shown without output. A pattern that matches no example would run nothing and "succeed".
+# sphinx-gallery runs only the scripts (lessons and evidence pages) whose path matches (a regular
+# expression); the others are shown without output. A pattern that matches none would run
+# nothing and "succeed".
 define CHECK_EXAMPLE_PATTERN
 import os, re, sys
 from pathlib import Path
 pattern = os.environ["EXAMPLE"]
-names = [p.as_posix() for p in sorted(Path("examples").glob("*.py")) + sorted(Path("examples").glob("*/*.py"))]
+names = [p.as_posix() for folder in ("examples", "evidence/pages")
+         for p in sorted(Path(folder).rglob("*.py"))]
 try:
     found = any(re.search(pattern, name) for name in names)
 except re.error as error:
     sys.exit(f"error: EXAMPLE={pattern!r} is not a regular expression ({error})")
 if not found:
-    sys.exit(f"error: no example file name matches EXAMPLE={pattern!r}; the examples are: "
+    sys.exit(f"error: no example file name matches EXAMPLE={pattern!r}; the scripts are: "
              + ", ".join(name.removeprefix("examples/") for name in names))
 endef
 export CHECK_EXAMPLE_PATTERN
@@ -112,7 +114,7 @@ example: $(STAMP)
 # matched the top-level folder).
 livehtml: $(STAMP)
 	$(BIN)/sphinx-autobuild . $(BUILDDIR)/html $(SPHINXOPTS) -D plot_gallery=0 \
-	  --ignore auto_examples --ignore $(BUILDDIR) --ignore $(VENV) --ignore tests --re-ignore '/__pycache__/'
+	  --ignore auto_examples --ignore auto_evidence --ignore $(BUILDDIR) --ignore $(VENV) --ignore tests --re-ignore '/__pycache__/'
 
 # Two workers (pytest-xdist) halve the suite's time on CI's two cores; a test file stays on one
 # worker, so its module fixtures are made once. TEST_WORKERS=0 runs it in one process.

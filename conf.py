@@ -29,6 +29,7 @@ extensions = [
     "sphinx_llms_txt",  # llms.txt and llms-full.txt for AI assistants
     "gallery_downloads",  # notebooks that run in Jupyter; no downloads on evidence pages
     "calculators",  # the guides' calculators: only on their pages, from evidence.models
+    "search_index",  # index entries survive an incremental build (a Sphinx 9.0 gap)
 ]
 
 # Where the site is served, when the build knows it: Read the Docs sets its canonical URL;

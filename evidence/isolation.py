@@ -126,6 +126,9 @@ def point_local_caches_at(directory: Path) -> None:
 class _PatchWhenImported(importlib.abc.MetaPathFinder):
     """Apply ``keep_flyte_local_runs_under(TMPDIR)`` as soon as ``flyte._run`` is imported."""
 
+    def __init__(self, keep_runs_under):
+        self.keep_runs_under = keep_runs_under  # bound now: see evidence/startup
+
     def find_spec(self, fullname, path, target=None):
         if fullname != "flyte._run":
             return None
@@ -141,22 +144,18 @@ class _PatchWhenImported(importlib.abc.MetaPathFinder):
         def exec_then_patch(module):
             exec_module(module)
             sys.meta_path.remove(self)
-            _keep_runs_under_tmpdir()
+            self.keep_runs_under(os.environ.get("TMPDIR") or tempfile.gettempdir())
 
         spec.loader.exec_module = exec_then_patch
         return spec
 
 
-def _keep_runs_under_tmpdir() -> None:
-    from evidence import sdk
-
-    sdk.keep_flyte_local_runs_under(os.environ.get("TMPDIR") or tempfile.gettempdir())
-
-
 def patch_flyte_when_imported() -> None:
     """Keep this process's local flyte runs under TMPDIR, without importing flyte now
     (a process that never imports it pays nothing)."""
+    from evidence import sdk
+
     if "flyte._run" in sys.modules:
-        _keep_runs_under_tmpdir()
+        sdk.keep_flyte_local_runs_under(os.environ.get("TMPDIR") or tempfile.gettempdir())
     elif not any(isinstance(finder, _PatchWhenImported) for finder in sys.meta_path):
-        sys.meta_path.insert(0, _PatchWhenImported())
+        sys.meta_path.insert(0, _PatchWhenImported(sdk.keep_flyte_local_runs_under))

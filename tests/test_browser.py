@@ -12,25 +12,20 @@ every page carries: that is how readers get to them.
 from __future__ import annotations
 
 import colorsys
-import os
 import re
-import time
 from dataclasses import dataclass, field
 from urllib.parse import unquote, urlsplit
 
 import pytest
 from bs4 import BeautifulSoup
 
-from browser import (DOM_CONTENT_LOADED_JS, built_pages, disable_cache, measure_loaded,
-                     weigh_responses)
-from conftest import EXAMPLES, ROOT
+from browser import built_pages, disable_cache, weigh_responses
+from conftest import LESSONS, ROOT
 SCREENSHOTS = ROOT / "_build" / "screenshots"
 
-# Issue #5: the heaviest page's HTML+CSS+JS <= 400 KB; DOMContentLoaded <= 500 ms, reported by
-# `make bench` and held here at a regression ceiling (see test_pages_load_quickly).
+# Issue #5: the heaviest page's HTML+CSS+JS <= 400 KB. How fast pages load is measured by
+# `make bench`, not asserted here: a timing depends on what else the machine is doing.
 MAX_PAGE_BYTES = 400 * 1024
-DOM_CONTENT_LOADED_TARGET_MS = 500
-DOM_CONTENT_LOADED_CEILING_MS = 2 * DOM_CONTENT_LOADED_TARGET_MS
 
 # axe-core violations of impact "serious" or "critical" that cannot be fixed in our pages:
 # {(rule id, page): why}. Empty: every one found so far was fixed at its root (see conf.py and
@@ -62,7 +57,6 @@ class PageReport:
     images: list[dict] = field(default_factory=list)
     icons: list[dict] = field(default_factory=list)  # <link rel=icon>: {href, status, type}
     axe: dict[str, list[dict]] = field(default_factory=dict)  # run -> serious/critical ones
-    dom_content_loaded_ms: float = 0.0  # this visit, cache disabled
     html_css_js_bytes: int = 0
 
 
@@ -129,7 +123,6 @@ MARK_REPEATED_SPANS_JS = """seen => {
   }
   return fresh;
 }"""
-CRAWL_SECONDS: list[float] = []  # for the timing test's printout
 
 NO_TRANSITIONS_CSS = "*, *::before, *::after { transition: none !important; }"
 NEXT_FRAME_JS = "() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))"
@@ -140,13 +133,12 @@ def crawl(browser, site, base_url) -> dict[str, PageReport]:
     """Open every built page once; record what a reader's browser would see and do."""
     from axe_playwright_python.base import AXE_SCRIPT  # the axe-core build the package ships
 
-    started = time.perf_counter()
     reports = {page: PageReport() for page in built_pages(site.html)}
     assert "index.html" in reports, "the build has no index.html"
     origin = _origin(base_url)
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
-    disable_cache(page)  # every visit is a cold load, so it is also a timing sample
+    disable_cache(page)  # every visit is a cold load: it downloads what a new reader does
     weighed = weigh_responses(page)
     current: list[PageReport] = []
     colour_checked: set[str] = set()  # kinds of code span already checked by the colour rules
@@ -168,7 +160,6 @@ def crawl(browser, site, base_url) -> dict[str, PageReport]:
             current.append(report)
             weighed.clear()
             page.goto(base_url + name, wait_until="load")
-            report.dom_content_loaded_ms = page.evaluate(DOM_CONTENT_LOADED_JS)
             report.html_css_js_bytes = sum(weighed)
             found = page.evaluate(COLLECT_JS)
             report.ids = set(found["ids"])
@@ -187,7 +178,6 @@ def crawl(browser, site, base_url) -> dict[str, PageReport]:
                 report.axe[run] = [v for v in violations if v["impact"] in ("serious", "critical")]
     finally:
         context.close()
-    CRAWL_SECONDS.append(time.perf_counter() - started)
     return reports
 
 
@@ -316,7 +306,8 @@ def test_figure_alt_text_is_not_the_file_name(crawl):
     """sphinx-gallery takes a figure's alt text from its title (suptitle, or the title of a
     single axes) and falls back to the example's file name, which tells a screen-reader user
     nothing. Figures need a title (house style): add one, e.g. ``fig.suptitle(...)``."""
-    stems = {p.stem.replace("_", " ") for p in EXAMPLES}
+    scripts = [*LESSONS, *(ROOT / "evidence" / "pages").rglob("*.py")]
+    stems = {p.stem.replace("_", " ") for p in scripts}
 
     def problems(page, report):
         for img in report.images:
@@ -346,36 +337,12 @@ def test_pages_stay_light(crawl):
                   if r.html_css_js_bytes > MAX_PAGE_BYTES])
 
 
-def test_pages_load_quickly(crawl, browser, base_url):
-    """Every page: DOMContentLoaded from the local server, cold cache, under a regression ceiling.
-
-    Issue #5's target is 500 ms; ``make bench`` reports every page against it
-    (``browser.dom_content_loaded_ms``). On the shared 2-core machine, other work moves the same
-    page's number by hundreds of milliseconds (seen: 320 to 950 ms within a minute), so this
-    test holds the line at twice the target, which only a real regression crosses: the crawl's
-    visit is the first sample, and a page over the ceiling is loaded again (fresh context, cold
-    cache, up to 5 loads) and judged by its fastest load, since outside work only adds time.
-    """
-    times = {page: [report.dom_content_loaded_ms] for page, report in crawl.items()}
-    for page, samples in times.items():
-        while min(samples) > DOM_CONTENT_LOADED_CEILING_MS and len(samples) < 5:
-            samples.append(measure_loaded(browser, base_url + page)[0])
-    shown = {page: " / ".join(f"{t:.0f}" for t in samples) for page, samples in times.items()}
-    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-    kb = {page: report.html_css_js_bytes / 1024 for page, report in crawl.items()}
-    table = "\n".join(f"  {page:58} {shown[page]:>25} ms {kb[page]:7.1f} KB" for page in times)
-    print(f"\nCrawl of {len(crawl)} pages (load, links, images, axe): {sum(CRAWL_SECONDS):.1f} s")
-    print(f"DOMContentLoaded, cold loads (load average {load} on {os.cpu_count()} cores),"
-          f" and HTML+CSS+JS:\n{table}")
-    _assert_none([f"{page}: {shown[page]} ms" for page, samples in times.items()
-                  if min(samples) > DOM_CONTENT_LOADED_CEILING_MS])
-
-
 # --------------------------------------------------------------------------------------------
 # The site as a whole.
 
-# The example a reader searching for "cache" should find, and the one screenshotted.
-CACHING_EXAMPLE = ROOT / "examples" / "rerun_with_caching.py"
+# The lesson a reader searching for "cache" should find, and the one screenshotted.
+CACHING_LESSON = ROOT / "examples" / "cache" / "rerun_with_caching.py"
+CACHING_LESSON_PAGE = "auto_examples/cache/rerun_with_caching.html"
 
 
 @pytest.fixture(scope="module")
@@ -400,8 +367,8 @@ def test_search_for_cache_lists_the_caching_pages(kind, cache_search_results, si
         assert (ROOT / "guides" / "caching.md").is_file()
         expected = ["guides/caching.html"]
     else:
-        assert CACHING_EXAMPLE.is_file(), f"{CACHING_EXAMPLE.relative_to(ROOT)} is missing"
-        expected = [f"auto_examples/{CACHING_EXAMPLE.stem}.html"]
+        assert CACHING_LESSON.is_file(), f"{CACHING_LESSON.relative_to(ROOT)} is missing"
+        expected = [CACHING_LESSON_PAGE]
     for page in expected:
         assert (site.html / page).is_file(), f"{page} was not built"
         assert page in cache_search_results, f"searching 'cache' does not list {page}"
@@ -461,11 +428,15 @@ TAKE_CLIPBOARD_JS = """async () => {
 }"""
 
 
+# Gallery pages and the folders of the scripts they show.
+GALLERY_SOURCES = {"auto_examples/": ROOT / "examples", "auto_evidence/": ROOT / "evidence" / "pages"}
+
+
 def test_copy_buttons_copy_exactly_the_code(browser, base_url, crawl):
-    """Every copy button on the guides, the landing page and the examples copies its block's
-    code: no prompts, no output lines. An example's code is what its .py file holds, and the
-    captured-output blocks have no copy button."""
-    pages = [p for p in crawl if p == "index.html" or p.startswith(("guides/", "auto_examples/"))]
+    """Every copy button on the guides, the landing page and the galleries copies its block's
+    code: no prompts, no output lines. A gallery page's code is what its .py file holds, and
+    the captured-output blocks have no copy button."""
+    pages = [p for p in crawl if p == "index.html" or p.startswith(("guides/", *GALLERY_SOURCES))]
     context = browser.new_context(permissions=["clipboard-read", "clipboard-write"])
     problems, copied = [], 0
     try:
@@ -475,9 +446,11 @@ def test_copy_buttons_copy_exactly_the_code(browser, base_url, crawl):
             page.wait_for_function("() => window.ClipboardJS !== undefined")
             if page.locator(".sphx-glr-script-out .copybtn").count():
                 problems.append(f"{name}: a captured-output block has a copy button")
-            script = ROOT / "examples" / name.removeprefix("auto_examples/").replace(".html", ".py")
-            source = script.read_text(encoding="utf-8") if name.startswith("auto_examples/") \
-                and script.is_file() else None
+            source = None
+            for prefix, folder in GALLERY_SOURCES.items():
+                script = folder / name.removeprefix(prefix).replace(".html", ".py")
+                if name.startswith(prefix) and script.is_file():
+                    source = script.read_text(encoding="utf-8")
             blocks = page.evaluate(BLOCKS_JS)  # [target selector, the block's text]
             buttons = page.locator("button.copybtn")
             assert buttons.count() == len(blocks)
@@ -490,10 +463,10 @@ def test_copy_buttons_copy_exactly_the_code(browser, base_url, crawl):
                 elif any(PROMPT.match(line) for line in got.split("\n")):
                     problems.append(f"{name} {target}: copied text keeps a prompt")
                 elif source is not None and not _in_source(got, source):
-                    problems.append(f"{name} {target}: copied code is not in the example's .py file")
+                    problems.append(f"{name} {target}: copied code is not in the page's .py file")
     finally:
         context.close()
-    assert copied > 0, "no copy button found on any guide or example page"
+    assert copied > 0, "no copy button found on any guide or gallery page"
     _assert_none(problems)
 
 
@@ -519,9 +492,9 @@ def _in_source(copied: str, source: str) -> bool:
 
 
 def _screenshot_pages() -> list[tuple[str, str]]:
-    example = CACHING_EXAMPLE.stem
     return [("landing", "index.html"), ("guide-caching", "guides/caching.html"),
-            (f"example-{example}", f"auto_examples/{example}.html")]
+            (f"lesson-{CACHING_LESSON.stem}", CACHING_LESSON_PAGE),
+            ("evidence-cache-flyte1", "auto_evidence/cache/cache_flyte1_evidence.html")]
 
 
 def test_screenshots_light_and_dark(browser, base_url):

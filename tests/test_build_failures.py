@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 
-from conftest import copy_sources, fresh_dir, sphinx_build
+from conftest import copy_sources, example_source, fresh_dir, gallery_only_copy, run_make, \
+    sphinx_build
 
-BROKEN_EXAMPLES = {
+BROKEN_SCRIPTS = {
     "raises_on_purpose": '"""\nRaises on purpose\n=================\n"""\n\nraise RuntimeError("boom")\n',
     "imports_a_missing_package": (
         '"""\nNeeds a package that is not installed\n'
@@ -20,14 +16,15 @@ BROKEN_EXAMPLES = {
 }
 
 
-@pytest.mark.parametrize("stem", sorted(BROKEN_EXAMPLES))
-def test_failing_example_fails_the_build_and_names_the_example(stem):
-    src = copy_sources(fresh_dir("broken-example") / "src")
-    (src / "examples" / f"{stem}.py").write_text(BROKEN_EXAMPLES[stem])
-    # Run only the broken example; the others are rendered without running (fast).
-    result = sphinx_build(src, src.parent / "html", "-D", f"sphinx_gallery_conf.filename_pattern={stem}")
+@pytest.mark.parametrize("gallery", ["examples/cache", "evidence/pages/cache"])
+@pytest.mark.parametrize("stem", sorted(BROKEN_SCRIPTS))
+def test_failing_lesson_or_evidence_page_fails_the_build_and_names_it(stem, gallery):
+    src = gallery_only_copy("broken", {"cache/GALLERY_HEADER.rst": "Cache\n-----\n"})
+    (src / gallery / "GALLERY_HEADER.rst").write_text("Cache\n-----\n")
+    (src / gallery / f"{stem}.py").write_text(BROKEN_SCRIPTS[stem])
+    result = sphinx_build(src, src.parent / "html")
     assert result.returncode != 0
-    assert f"examples/{stem}.py" in result.stdout
+    assert f"{gallery}/{stem}.py" in result.stdout
 
 
 def test_broken_reference_in_a_guide_fails_the_build_and_names_the_guide():
@@ -41,19 +38,30 @@ def test_broken_reference_in_a_guide_fails_the_build_and_names_the_guide():
     assert "a-label-that-does-not-exist" in result.stdout
 
 
-def test_make_removes_the_html_of_a_failed_build():
-    src = copy_sources(fresh_dir("make-fail") / "src")
-    # A first good prose-only build, then a broken one: the old site must not survive as "built".
-    venv = Path(sys.prefix)
-    make = ["make", "-C", str(src), f"VENV={venv}", "-o", f"{venv}/.installed-from-lock"]
-    env = {**os.environ, "MAKEFLAGS": ""}
-    ok = subprocess.run(make + ["html-noplot"], capture_output=True, text=True, env=env)
+def test_make_removes_the_html_of_a_failed_build_and_the_next_build_fails_too():
+    """A failed build leaves no site that looks finished, and `make html` again, with
+    nothing changed, reports the same error instead of passing: Sphinx warns about a page
+    only when it reads it, so the failed build's doctrees go with its HTML."""
+    src = gallery_only_copy("make-fail", {"tiny.py": example_source("Tiny", "tiny: ran")})
+    ok = run_make(src, "html-noplot")
     assert ok.returncode == 0, ok.stdout + ok.stderr
     assert (src / "_build" / "html" / "index.html").is_file()
 
     (src / "index.md").write_text((src / "index.md").read_text() + "\n{ref}`no-such-label`\n")
-    failed = subprocess.run(make + ["html-noplot"], capture_output=True, text=True, env=env)
-    assert failed.returncode != 0
-    assert "index.md" in failed.stderr + failed.stdout
-    assert "_build/html was removed" in failed.stderr
-    assert not (src / "_build" / "html").exists()
+    for attempt in ("first", "second"):
+        failed = run_make(src, "html-noplot")
+        assert failed.returncode != 0, f"the {attempt} build after the break passed"
+        assert "no-such-label" in failed.stderr + failed.stdout, attempt
+        assert "_build/html was removed" in failed.stderr
+        assert not (src / "_build" / "html").exists()
+
+
+def test_an_sdk_upgrade_that_moved_a_private_name_fails_the_build_naming_it():
+    src = gallery_only_copy("sdk-moved", {})
+    with (src / "conf.py").open("a") as conf:
+        conf.write('\nfrom evidence import sdk as _sdk\n'
+                   '_sdk.NAMES["moved"] = ("flyte", "flyte._run:_RunnerThatMoved")\n')
+    result = run_make(src, "html-noplot")
+    assert result.returncode != 0
+    assert "flyte._run:_RunnerThatMoved" in result.stdout + result.stderr
+    assert "evidence/sdk.py was written for flyte" in result.stdout + result.stderr

@@ -1,8 +1,9 @@
-"""A build after what contributors do (revert a failed example, rename or remove examples, press
-Ctrl-C mid-build) publishes a correct site, with no `make clean` in between (issue #10).
+"""A build after what contributors do (revert a failed example, rename or remove examples, edit
+a lesson an evidence page reads, press Ctrl-C mid-build) publishes a correct site, with no
+`make clean` in between (issue #10).
 
 Each test builds a gallery-only copy of the sources (conftest.gallery_only_copy) with small
-examples of its own, so a build takes about 2 s.
+scripts of its own, so a build takes seconds.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ def test_reverted_failing_example_runs_again_and_its_page_shows_no_traceback():
 def test_renamed_and_removed_examples_leave_no_pages_behind():
     """Prose-only builds: the stale pages break the strict build whether or not examples run."""
     src = gallery_only_copy("renamed", {"tiny_example.py": example_source("A tiny example", "tiny")} | {
-        # sub-galleries, as examples/flyte2/ will be
+        # sub-galleries, as the question folders are
         path: text for sub in ("kept", "dropped") for path, text in (
             (f"{sub}/GALLERY_HEADER.rst", f"{sub.title()}\n{'-' * len(sub)}\n"),
             (f"{sub}/{sub}_example.py", example_source(f"In {sub}", sub)))})
@@ -60,6 +61,48 @@ def test_renamed_and_removed_examples_leave_no_pages_behind():
     assert [p for p in generated if "tiny_example" in p or "kept_example" in p or "dropped" in p] == []
     assert (gallery / "tiny_renamed.rst").is_file() and (gallery / "kept" / "kept_renamed.rst").is_file()
     assert "removed the generated pages of examples/tiny_example.py" in second.stdout
+
+
+LESSON = '''"""
+A lesson
+========
+"""
+ANSWER = {answer}
+
+if __name__ == "__main__":
+    print(f"lesson: {{ANSWER}}")
+'''
+EVIDENCE_PAGE = '''"""
+Evidence
+========
+"""
+from evidence import lessons
+
+print(f"evidence: the lesson's answer is {lessons.load('cache/tiny_lesson').ANSWER}")
+'''
+
+
+def test_an_edit_to_a_lesson_runs_the_evidence_pages_again():
+    """An evidence page reads lessons, which sphinx-gallery does not know: an edit to a
+    lesson runs the evidence pages again (and an unchanged build runs nothing)."""
+    src = gallery_only_copy("evidence-inputs", {
+        "cache/GALLERY_HEADER.rst": "Cache\n-----\n",
+        "cache/tiny_lesson.py": LESSON.format(answer=41)})
+    pages = src / "evidence" / "pages" / "cache"
+    (pages / "GALLERY_HEADER.rst").write_text("Cache\n-----\n")
+    (pages / "tiny_evidence.py").write_text(EVIDENCE_PAGE)
+    html = src.parent / "html"
+    evidence_page = html / "auto_evidence" / "cache" / "tiny_evidence.html"
+
+    assert sphinx_build(src, html).returncode == 0
+    assert "the lesson's answer is 41" in evidence_page.read_text()
+    unchanged = sphinx_build(src, html)
+    assert unchanged.returncode == 0 and "executed 0 out of" in unchanged.stdout
+
+    (src / "examples" / "cache" / "tiny_lesson.py").write_text(LESSON.format(answer=42))
+    edited = sphinx_build(src, html)
+    assert edited.returncode == 0, edited.stdout[-3000:]
+    assert "the lesson's answer is 42" in evidence_page.read_text()
 
 
 # Appended to a copy's conf.py: Ctrl-C, as a terminal sends it (SIGINT to make, its shell and

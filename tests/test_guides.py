@@ -1,4 +1,4 @@
-"""Guides are reachable, lead to executed examples, and show only code that ran."""
+"""Guides are reachable, lead to executed lessons and evidence, and show only code that ran."""
 
 from __future__ import annotations
 
@@ -10,14 +10,15 @@ from bs4 import BeautifulSoup
 from flytekit.core.workflow import WorkflowBase
 
 from browser import built_pages
-from compiled import load_example
 from conftest import GUIDES, ROOT
+from evidence import lessons
 
 guides = pytest.mark.parametrize("guide", GUIDES, ids=lambda p: p.stem)
 
-# Python a guide may show: the executed examples, and snippets that cannot run here (each one
-# labelled as such on its page and checked to parse by its guide's tests).
-CODE_SOURCES = sorted((ROOT / "examples").rglob("*.py")) + sorted((ROOT / "guides" / "snippets").glob("*.py"))
+# Python a guide may show: the executed lessons and evidence pages, and snippets that cannot
+# run here (each one labelled as such on its page and checked to parse by its guide's tests).
+CODE_SOURCES = [*lessons.paths(), *sorted((ROOT / "evidence" / "pages").rglob("*.py")),
+                *sorted((ROOT / "guides" / "snippets").glob("*.py"))]
 
 
 def built(site, relpath: str) -> BeautifulSoup:
@@ -36,13 +37,15 @@ def test_guide_is_in_the_site_navigation(site, guide):
 
 
 @guides
-def test_guide_links_to_an_executed_example(site, guide):
+def test_guide_links_to_its_executed_lessons_and_evidence(site, guide):
     article = built(site, f"guides/{guide.stem}.html").select_one("article")
-    example_links = [a["href"] for a in article.select("a[href]") if "auto_examples/" in a["href"]]
-    assert example_links, f"{guide.name} does not link to any example"
-    for href in example_links:
-        page = href.split("#")[0].split("auto_examples/")[1]
-        assert page == "index.html" or (ROOT / "examples" / page.replace(".html", ".py")).is_file()
+    for gallery, folder in (("auto_examples/", ROOT / "examples"),
+                            ("auto_evidence/", ROOT / "evidence" / "pages")):
+        links = [a["href"] for a in article.select("a[href]") if gallery in a["href"]]
+        assert links, f"{guide.name} does not link to any page of {gallery}"
+        for href in links:
+            page = href.split("#")[0].split(gallery)[1]
+            assert page.endswith("index.html") or (folder / page.replace(".html", ".py")).is_file()
 
 
 @guides
@@ -53,7 +56,7 @@ def test_guide_python_code_comes_from_a_file_that_runs(site, guide):
     for block in article.select("div.highlight-python pre, div.highlight-default pre"):
         code = normalized(block.get_text())
         assert any(code in text for text in sources.values()), (
-            f"{guide.name} shows Python that is in no example:\n{block.get_text()[:400]}"
+            f"{guide.name} shows Python that is in no executed file:\n{block.get_text()[:400]}"
         )
 
 
@@ -62,7 +65,7 @@ def shown_commands():
     for path in [*GUIDES, ROOT / "README.md", ROOT / "index.md"]:
         # A long command continues on the next line after a backslash: read it as one line.
         for line in re.sub(r"\\\n\s*", " ", path.read_text()).splitlines():
-            match = re.search(r"pyflyte run (.*examples/\w+\.py.*)", line)
+            match = re.search(r"pyflyte run (.*examples/[\w/]+\.py.*)", line)
             if match:
                 yield path.name, match[1].strip().rstrip("`")
 
@@ -72,7 +75,7 @@ def test_shown_pyflyte_command_names_a_real_workflow_and_inputs(where, command):
     words = shlex.split(command)
     # `pyflyte run` options (--remote, --overwrite-cache) come before the script.
     script, workflow_name, *args = words[next(i for i, w in enumerate(words) if w.endswith(".py")):]
-    module = load_example(script.removeprefix("examples/").removesuffix(".py"))
+    module = lessons.load(script.removeprefix("examples/").removesuffix(".py"))
     workflow = getattr(module, workflow_name, None)
     assert isinstance(workflow, WorkflowBase), f"{where}: {workflow_name} is not a workflow in {script}"
     inputs = set(workflow.python_interface.inputs)

@@ -169,7 +169,7 @@ def test_too_old_python_is_named_with_its_version(machine):
 # make example / make lock / make livehtml, with this test run's environment as the venv.
 
 @pytest.mark.parametrize("pattern, message", [
-    ("typo", "error: no example file name matches EXAMPLE='typo'; the examples are: "),
+    ("typo", "error: no example file name matches EXAMPLE='typo'; the scripts are: "),
     ("caching(", "error: EXAMPLE='caching(' is not a regular expression"),
 ])
 def test_make_example_without_a_matching_example_fails_in_one_line(pattern, message):
@@ -183,11 +183,11 @@ def test_make_example_without_a_matching_example_fails_in_one_line(pattern, mess
     assert not (src / "_build").exists(), "a build started"
 
 
-def test_make_example_accepts_a_pattern_matching_only_a_sub_gallery_example():
+@pytest.mark.parametrize("folder", ["examples/cache", "evidence/pages/cache"])
+def test_make_example_accepts_a_pattern_matching_only_a_lesson_or_an_evidence_page(folder):
     """SPHINX=echo: the pattern check runs for real, the build is only printed."""
     src = copy_sources(fresh_dir("example-pattern") / "src")
-    (src / "examples" / "flyte2").mkdir(exist_ok=True)
-    (src / "examples" / "flyte2" / "only_in_a_subfolder.py").write_text("")
+    (src / folder / "only_in_a_subfolder.py").write_text("")
 
     result = run_make(src, "example", "EXAMPLE=only_in_a_sub|no_such_name", "SPHINX=echo")
 
@@ -262,6 +262,7 @@ def test_livehtml_watcher_ignores_every_file_its_build_writes(monkeypatch):
     assert (src / "_build" / "html" / "index.html").is_file(), "the build failed"
     assert any("auto_examples" in p.parts for p in written), "the build wrote no gallery"
     assert [p.relative_to(src) for p in written if not started["ignore"](str(p))] == []
-    sources = [src / "conf.py", src / "index.md", *src.glob("examples/*.py"), *src.glob("_ext/*.py"),
+    sources = [src / "conf.py", src / "index.md", *src.glob("examples/**/*.py"),
+               *src.glob("evidence/**/*.py"), *src.glob("_ext/*.py"),
                *src.glob("_static/*"), *src.glob("_templates/**/*.html")]
     assert [p.relative_to(src) for p in sources if started["ignore"](str(p))] == []

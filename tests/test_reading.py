@@ -1,26 +1,23 @@
 """A reader takes in each answer at a glance and can run every example from its page (issue 9).
 
 The built HTML is read with BeautifulSoup where structure is enough (verdict length, paragraph
-length, source paths, the Run-it box, page metadata, notebooks) and laid out in Chromium where
+length, source paths, the Run-it box, page metadata) and laid out in Chromium where
 only a browser can tell (what runs off the right edge at 1280 px, sideways scrolling at 390 px,
 figure sizes, the first screen, the page outline, search ranking).
 """
 
 from __future__ import annotations
 
-import ast
-import json
 import os
 import re
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 from bs4 import BeautifulSoup
 
 from browser import built_pages
-from conftest import (EXAMPLES, GUIDES, copy_sources, example_name, fresh_dir, run_example,
-                      sphinx_build)
+from conftest import GUIDES, LESSONS, copy_sources, fresh_dir, lesson_id, sphinx_build
+from evidence import run_it
 
 MAX_VERDICT_WORDS = 60
 MAX_PARAGRAPH_WORDS = 90
@@ -30,9 +27,9 @@ DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
 
 GUIDE_PAGES = [f"guides/{g.stem}.html" for g in GUIDES]
-EXAMPLE_PAGES = [f"auto_examples/{example_name(e)}.html" for e in EXAMPLES]
+LESSON_PAGES = [f"auto_examples/{lesson_id(p)}.html" for p in LESSONS]
 guide_pages = pytest.mark.parametrize("page", GUIDE_PAGES)
-example_pages = pytest.mark.parametrize("page", EXAMPLE_PAGES)
+lesson_pages = pytest.mark.parametrize("page", LESSON_PAGES)
 
 # A path to a source file (x/y/z.go, flytekit/core/base_task.py). Paths under examples/ are the
 # reader's own copies of this site's scripts, named in commands; they may stand in prose.
@@ -82,7 +79,7 @@ def test_guide_opens_with_a_short_verdict_for_each_sdk(site, page):
 PROSE_OUTSIDE = ".sphx-glr-script-out, .sphx-glr-thumbcontainer, .sphx-glr-footer, aside.footnote"
 
 
-@pytest.mark.parametrize("page", ["index.html", *GUIDE_PAGES, *EXAMPLE_PAGES])
+@pytest.mark.parametrize("page", ["index.html", *GUIDE_PAGES, *LESSON_PAGES])
 def test_no_paragraph_runs_over_90_words(site, page):
     problems = []
     for p in html(site, page).select("article p"):
@@ -106,79 +103,24 @@ def test_source_paths_live_in_footnotes_not_in_running_prose(site, page):
 
 
 # --------------------------------------------------------------------------------------------
-# Every example can be run from its page.
+# Every lesson can be run from its page.
 
-@example_pages
-def test_example_page_opens_with_a_run_it_box(site, page):
-    """Before the first line of the example's code: a "Run it" box with four commands, each
-    in its own block (so each has a copy button), each with a caption."""
+@lesson_pages
+def test_lesson_page_opens_with_a_run_it_box(site, page):
+    """Before the first line of the lesson's code: a "Run it" box of three captioned blocks
+    (install, run where you saved it, run on a cluster), each with its own copy button."""
     article = html(site, page).select_one("article")
     box = article.select_one(".admonition.run-it")
     assert box is not None, "no Run-it box (class run-it)"
     assert box.select_one(".admonition-title").get_text(strip=True) == "Run it"
     first_code = article.select_one("div.highlight-Python, div.highlight-python")
     assert first_code is None or box.sourceline < first_code.sourceline, \
-        "the Run-it box comes after the example's code"
+        "the Run-it box comes after the lesson's code"
     blocks = box.select("div.literal-block-wrapper")
-    assert len(blocks) == 4, f"{len(blocks)} captioned code blocks in the Run-it box"
-    for block in blocks:
-        assert block.select_one(".code-block-caption").get_text(strip=True)
-        assert len(block.select_one("pre").get_text().strip().splitlines()) <= 2
-
-
-def notebook_of(site, page: str) -> tuple[Path, dict]:
-    link = next(a for a in html(site, page).select("a[href$='.ipynb']"))
-    path = (site.html / page).parent / link["href"]
-    return path, json.loads(path.read_text(encoding="utf-8"))
-
-
-RST_LEFTOVER = re.compile(
-    r"^\s*\.\. [\w-]+::|^\s*:(?:caption|class|ref|doc):|:(?:ref|doc|class|func|download):`"
-    r"|(?<!`)`[a-z0-9]+(?:-[a-z0-9]+)+`(?!`)", re.M)
-
-
-def ignore_blocks_removed(source: str) -> str:
-    return re.sub(r"^[ \t]*# sphinx_gallery_start_ignore\n.*?^[ \t]*# sphinx_gallery_end_ignore\n",
-                  "", source, flags=re.M | re.S)
-
-
-@pytest.mark.parametrize("example", EXAMPLES, ids=example_name)
-def test_notebook_installs_what_the_page_says_and_reads_as_markdown(site, example):
-    page = f"auto_examples/{example_name(example)}.html"
-    _, notebook = notebook_of(site, page)
-    first = notebook["cells"][0]
-    install = re.search(r"^\s*(pip install \S.*)$", example.read_text(), re.M)[1]
-    assert first["cell_type"] == "code" and "".join(first["source"]) == f"%{install}"
-    leftovers = [f"{m[0]!r} in: {''.join(c['source'])[max(0, m.start() - 40):m.end() + 20]!r}"
-                 for c in notebook["cells"] if c["cell_type"] == "markdown"
-                 for m in RST_LEFTOVER.finditer("".join(c["source"]))]
-    _assert_none(leftovers)
-
-
-def code_of(source: str) -> str:
-    """A script's program, as Python sees it: no docstring, no comments."""
-    tree = ast.parse(source)
-    if tree.body and isinstance(tree.body[0], ast.Expr) and isinstance(tree.body[0].value,
-                                                                       ast.Constant):
-        tree.body = tree.body[1:]
-    return ast.dump(tree)
-
-
-@pytest.mark.parametrize("example", EXAMPLES, ids=example_name)
-def test_notebook_holds_the_script_and_runs_whole(site, example):
-    """A notebook's code cells are the script minus its sphinx-gallery ignore blocks (hidden on
-    the page, left out of the notebook). Without such blocks that is the very program the
-    standalone tests run; with them, the notebook's code must still run on its own."""
-    _, notebook = notebook_of(site, f"auto_examples/{example_name(example)}.html")
-    cells = ["".join(c["source"]) for c in notebook["cells"][1:] if c["cell_type"] == "code"]
-    code = "\n\n".join(cells) + "\n"
-    source = example.read_text()
-    assert code_of(code) == code_of(ignore_blocks_removed(source))
-    if ignore_blocks_removed(source) != source:
-        copy = fresh_dir("notebook") / example.name
-        copy.write_text(code)
-        result = run_example(copy)
-        assert result.returncode == 0, result.stderr[-3000:]
+    captions = [b.select_one(".code-block-caption").get_text(" ", strip=True) for b in blocks]
+    assert len(blocks) == 3, captions
+    for caption, expected in zip(captions, run_it.CAPTIONS):
+        assert caption.startswith(expected), caption
 
 
 # --------------------------------------------------------------------------------------------
@@ -204,7 +146,7 @@ def test_site_has_a_404_page_an_llms_txt_and_no_empty_index(site):
     for guide in GUIDES:
         assert any(h.endswith(f"guides/{guide.stem}.html") for h in links), guide.stem
     llms = (site.html / "llms.txt").read_text(encoding="utf-8")
-    for page in GUIDE_PAGES + EXAMPLE_PAGES:
+    for page in GUIDE_PAGES + LESSON_PAGES:
         title = html(site, page).select_one("h1").get_text(" ", strip=True).rstrip("#¶ ")
         assert title in llms, f"llms.txt does not list {page} ({title!r})"
     assert (site.html / "llms-full.txt").stat().st_size > 10_000
@@ -423,14 +365,12 @@ def test_search_for_retries_can_land_on_the_retry_section(browser, base_url):
     assert any(r.startswith("guides/interruptible.html#") for r in results), results[:8]
 
 
-def test_landing_page_install_line_covers_every_example(site):
-    """The landing page's one install line pins every package any example's Run-it box pins,
+def test_landing_page_install_line_covers_every_lesson(site):
+    """The landing page's one install line pins every package any lesson's Run-it box pins,
     at the same version."""
     blocks = html(site, "index.html").select("article pre")
     text = re.sub(r"\\\n\s*", " ", "\n".join(b.get_text() for b in blocks))  # joined
     pins = set(re.search(r"pip install (.+)", text)[1].split())
-    for example in EXAMPLES:
-        source = re.sub(r"\\\n\s*", " ", example.read_text())  # a continued line, joined
-        line = re.search(r"pip install (.+)", source)
-        wanted = set(re.findall(r"\S+==\S+", line[1])) if line else set()
-        assert wanted and wanted <= pins, f"{example.name}: {sorted(wanted - pins)}"
+    for lesson in LESSONS:
+        wanted = set(run_it.parse(lesson).install[2:])
+        assert wanted and wanted <= pins, f"{lesson.name}: {sorted(wanted - pins)}"

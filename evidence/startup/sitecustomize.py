@@ -8,13 +8,17 @@ import sys
 
 _here = os.path.dirname(os.path.abspath(__file__))
 _root = os.path.dirname(os.path.dirname(_here))
-# The project's package for this one import; a lesson run here must not find it on its path.
+# The project's package for this one call, then gone again: a lesson run here must not find
+# it, and a build of a copy of the project (the tests make some) must import the copy's.
 sys.path.insert(0, _root)
 try:
     from evidence.isolation import patch_flyte_when_imported
+
+    patch_flyte_when_imported()  # the hook it installs keeps what it needs
 finally:
     sys.path.remove(_root)
-patch_flyte_when_imported()
+    for _name in [n for n in sys.modules if n == "evidence" or n.startswith("evidence.")]:
+        del sys.modules[_name]
 
 # A sitecustomize of the Python installation (Debian ships one) would be hidden by this one.
 _other = importlib.machinery.PathFinder.find_spec(

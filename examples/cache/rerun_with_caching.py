@@ -82,7 +82,7 @@ def fit_model(
 
 @task(container_image=image, cache=Cache(version="1"))
 def evaluate(model: RandomForestClassifier, features: np.ndarray) -> float:
-    print("evaluate ran")
+    print(f"evaluate ran: {len(features) - N_TRAIN} held-out images")
     labels = load_digits().target
     return float(model.score(features[N_TRAIN:], labels[N_TRAIN:]))
 
