@@ -30,6 +30,7 @@ extensions = [
     "gallery_downloads",  # notebooks that run in Jupyter; no downloads on evidence pages
     "calculators",  # the guides' calculators: only on their pages, from evidence.models
     "search_index",  # index entries survive an incremental build (a Sphinx 9.0 gap)
+    "gallery_figures",  # figures sized, and a tap from their full-resolution image
 ]
 
 # Where the site is served, when the build knows it: Read the Docs sets its canonical URL;

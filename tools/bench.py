@@ -2,6 +2,7 @@
 
 Usage: python tools/bench.py [--builddir _build] [--clean-runs 2] [--noop-runs 5]
                              [--example-runs 3] [--skip-install] [--skip-suite]
+                             [--skip-lighthouse]
 
 Every build and run happens in a temp copy of the sources with its own HOME and TMPDIR (the
 project's one isolation recipe, ``evidence.isolation``), so the bench neither touches the
@@ -142,6 +143,43 @@ def browser_measures(html_dir: Path) -> dict:
             "slowest_page": slowest, "dom_content_loaded_ms": ms[slowest], "page_ms": ms}
 
 
+LIGHTHOUSE = ROOT / "tools" / "lighthouse"  # package.json pins the version; npm ci installs it
+LIGHTHOUSE_CATEGORIES = ("performance", "accessibility", "best-practices", "seo")
+
+
+def bench_lighthouse(html_dir: Path, work: Path) -> dict:
+    """Lighthouse's four scores for every page, default (mobile) settings, the site served
+    from a local static server as a static host serves it (gzip). Installs the pinned
+    Lighthouse from npm into tools/lighthouse/node_modules on first use."""
+    from browser import built_pages, find_chromium, serve
+
+    chromium = find_chromium()
+    npm = shutil.which("npm")
+    if chromium is None or npm is None:
+        return {"lighthouse": f"not measured: no {'Chromium' if chromium is None else 'npm'}"}
+    program = LIGHTHOUSE / "node_modules" / ".bin" / "lighthouse"
+    if not program.exists():
+        subprocess.run([npm, "ci", "--no-audit", "--no-fund", "--prefix", str(LIGHTHOUSE)],
+                       check=True, capture_output=True)
+    env = {**isolated_env(work / "lighthouse"), "CHROME_PATH": chromium}
+    scores = {}
+    with serve(html_dir, compress=True) as base:
+        for page in built_pages(html_dir):
+            report = work / "lighthouse.json"
+            done = subprocess.run(
+                [str(program), base + page, "--quiet", "--output=json",
+                 f"--output-path={report}",
+                 "--chrome-flags=--headless=new --no-sandbox --disable-gpu"],
+                env=env, capture_output=True, text=True)
+            if done.returncode != 0:
+                sys.exit(f"bench: lighthouse failed on {page}:\n{done.stderr[-2000:]}")
+            categories = json.loads(report.read_text())["categories"]
+            scores[page] = {name: round(100 * categories[name]["score"])
+                            for name in LIGHTHOUSE_CATEGORIES}
+    lowest = {name: min(s[name] for s in scores.values()) for name in LIGHTHOUSE_CATEGORIES}
+    return {"lighthouse_lowest": lowest, "lighthouse": scores}
+
+
 def row(name: str, value, target_key: str | None = None, unit: str = "") -> str:
     shown = f"{value:.2f}{unit}" if isinstance(value, float) else str(value)
     verdict = ""
@@ -159,6 +197,7 @@ def main() -> None:
     parser.add_argument("--example-runs", type=int, default=3)
     parser.add_argument("--skip-install", action="store_true")
     parser.add_argument("--skip-suite", action="store_true")
+    parser.add_argument("--skip-lighthouse", action="store_true")
     args = parser.parse_args()
     if min(args.clean_runs, args.noop_runs, args.example_runs) < 1:
         parser.error("every run count must be at least 1")
@@ -171,6 +210,8 @@ def main() -> None:
         report.update(builds)
         report["examples"] = bench_examples(work, args.example_runs)
         report.update(browser_measures(html))
+        if not args.skip_lighthouse:
+            report.update(bench_lighthouse(html, work))
         if not args.skip_install:
             report.update(bench_install(work))
         if not args.skip_suite:
@@ -195,6 +236,15 @@ def main() -> None:
                          report["heaviest_page_kb"], "heaviest_page_kb"))
         lines.append(row(f"slowest DOMContentLoaded: {report['slowest_page']} (ms)",
                          report["dom_content_loaded_ms"], "dom_content_loaded_ms"))
+    if "lighthouse_lowest" in report:
+        pages = report["lighthouse"]
+        for name, lowest in report["lighthouse_lowest"].items():
+            below = sorted(page for page, s in pages.items() if s[name] < 100)
+            lines.append(f"{'lighthouse ' + name + ', lowest of ' + str(len(pages)) + ' pages':<58}"
+                         f" {lowest:>10}  target 100: "
+                         + ("ok" if not below else "MISSED on " + ", ".join(below[:4])))
+    elif "lighthouse" in report:
+        lines.append(f"lighthouse: {report['lighthouse']}")
     if "install_s" in report:
         lines.append(row("dependency install, fresh venv, empty cache (s)", report["install_s"],
                          "install_s"))
