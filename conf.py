@@ -111,7 +111,7 @@ sphinx_gallery_conf = {
     "subsection_order": [f"{gallery}/{question}" for gallery in ("examples", "evidence/pages")
                          for question in QUESTIONS],
     "filename_pattern": r"/",  # run every script, not only plot_*.py
-    "within_subsection_order": "FileNameSortKey",
+    "within_subsection_order": "gallery_order.FlyteOneFirst",
     # Each script starts with empty local caches of both SDKs (evidence.isolation).
     "reset_modules": ("matplotlib", "build_isolation.fresh_local_caches"),
     "download_all_examples": False,
