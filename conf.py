@@ -31,6 +31,7 @@ extensions = [
     "calculators",  # the guides' calculators: only on their pages, from evidence.models
     "search_index",  # index entries survive an incremental build (a Sphinx 9.0 gap)
     "gallery_figures",  # figures sized, and a tap from their full-resolution image
+    "page_assets",  # per page: only the stylesheets it uses block its first paint
 ]
 
 # Where the site is served, when the build knows it: Read the Docs sets its canonical URL;

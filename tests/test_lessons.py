@@ -196,6 +196,14 @@ def test_run_it_box_has_install_local_and_cluster_blocks(lesson):
 
 
 @each_lesson
+def test_run_it_captions_mark_commands_as_code(lesson):
+    """A command in a caption is ``code``; a single-backquoted one renders in italics (reST's
+    default role), as two pages once showed `flyte create config`."""
+    for caption in run_it.parse(lesson).captions:
+        assert not re.search(r"(?<!`)`[^`]+`(?!`)", caption), caption
+
+
+@each_lesson
 def test_install_line_pins_exactly_what_the_lesson_imports(lesson):
     """`pip install` names every distribution the lesson imports that nothing else on the
     line brings, nothing it does not need, each at the version that produced the page."""
