@@ -50,6 +50,7 @@ def setup(app: Sphinx) -> dict:
     # matplotlib, which makes its config and font cache in the HOME it finds.
     scratch = Path(app.doctreedir, "scratch").resolve()
     os.environ[SCRATCH_ENV] = str(scratch)
+    os.environ[isolation.SRCDIR_ENV] = str(Path(app.srcdir).resolve())  # where cards go
     isolation.isolate_process(scratch)
     app.connect("build-finished", _remove_temp_files)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -8,10 +8,14 @@ text extents), so such a figure fails the build instead of reaching a page.
 from __future__ import annotations
 
 import itertools
+import os
+from pathlib import Path
 
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 from matplotlib.text import Text
+
+from evidence import isolation
 
 # furo's content column is about 740 px wide: 7.4 in at 100 dpi, shown at its drawn size.
 WIDTH_IN = 7.4
@@ -101,3 +105,57 @@ def task_grid(rows: list[tuple[str, object]], tasks: list[str], title: str) -> F
                loc="outside lower center", ncols=len(shown), frameon=False)
     ax.set_title(title, pad=12)
     return fig
+
+
+# ------------------------------------------------------------------------------------------
+# Gallery cards: each thumbnail states a page's result in a few large lines, drawn for the
+# card (a page figure shrunk to a card is an illegible strip)
+
+CARD_SIZE_IN, CARD_DPI = (4.0, 2.8), 100  # sphinx-gallery's card image: 400 x 280 px
+CARD_FONT_PT = 17  # shown about 200 px wide, the text stays about 11 px high
+
+
+def draw_card(lines: list[str], path) -> Path:
+    """Draw a card of at most four short lines into ``path`` (PNG); refuse text that does
+    not fit the card at its size."""
+    if not 1 <= len(lines) <= 4:
+        raise ValueError(f"a card holds 1 to 4 lines, got {len(lines)}")
+    fig = plt.figure(figsize=CARD_SIZE_IN, dpi=CARD_DPI)
+    fig.patch.set_facecolor("#f4f6fb")
+    step = 1 / (len(lines) + 1)
+    texts = [fig.text(0.06, 1 - step * (i + 1), line, fontsize=CARD_FONT_PT, va="center",
+                      color="#1f3a68" if i == 0 else "#222222",
+                      fontweight="bold" if i == 0 else "normal")
+             for i, line in enumerate(lines)]
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    width = fig.bbox.width
+    too_wide = [t.get_text() for t in texts if t.get_window_extent(renderer).x1 > 0.97 * width]
+    if too_wide:
+        plt.close(fig)
+        raise UnreadableFigure(f"card lines wider than the card: {too_wide}")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=CARD_DPI)
+    plt.close(fig)
+    return path
+
+
+def lesson_card(lesson: str, lines: list[str]) -> Path | None:
+    """Draw the gallery card of lesson ``question/stem`` where the build shows it (a lesson
+    draws no figure, so sphinx-gallery keeps the card it finds). Outside a build, nothing."""
+    srcdir = os.environ.get(isolation.SRCDIR_ENV)
+    if not srcdir:
+        return None
+    question, stem = lesson.split("/")
+    return draw_card(lines, Path(srcdir, "auto_examples", question, "images", "thumb",
+                                 f"sphx_glr_{stem}_thumb.png"))
+
+
+def page_card(stem: str, lines: list[str]) -> Path | None:
+    """Draw an evidence page's own card, which its ``sphinx_gallery_thumbnail_path``
+    comment names (``auto_evidence/cards/<stem>.png``). Outside a build, nothing."""
+    srcdir = os.environ.get(isolation.SRCDIR_ENV)
+    if not srcdir:
+        return None
+    return draw_card(lines, Path(srcdir, "auto_evidence", "cards", f"{stem}.png"))

@@ -40,6 +40,8 @@ QUIET = {
 # Both SDKs also find a config file through these; an isolated process must not read the
 # reader's.
 CONFIG_POINTERS = ("FLYTECTL_CONFIG", "UCTL_CONFIG")
+# Set by the build to its source folder: evidence pages draw the gallery's cards there.
+SRCDIR_ENV = "WORKFLOW_DOCS_SRCDIR"
 # Holds sitecustomize.py, which a subprocess runs at start-up when this folder is on its
 # PYTHONPATH: the flyte SDK then keeps its local runs under TMPDIR (see below).
 STARTUP = Path(__file__).resolve().parent / "startup"

@@ -179,3 +179,17 @@ for workflow_name in ("ink_by_reference", "ink_by_content"):
 fig = figures.task_grid(probed, TASKS + ["ink_per_image"],
                         "What flytekit's local cache served, run by run")
 figures.show(fig)
+
+# The gallery's cards: each page's result in a few words, from the runs above.
+first, second = probed[0][1], probed[1][1]
+figures.lesson_card("cache/rerun_with_caching", [
+    "Rerun with caching", f"run 1: {len(first.bodies)} task bodies ran",
+    f"run 2: {len(second.hits)} from the cache"])
+by_reference, by_content = probed[-3][1], probed[-1][1]
+figures.lesson_card("cache/cache_arrays_by_content", [
+    "Arrays keyed by content",
+    f"by address, run 2: {by_reference.ran('ink_per_image')} run",
+    f"by content, run 2: {by_content.served('ink_per_image')} cache hit"])
+figures.page_card("cache_flyte1_evidence", [
+    "Caching in flytekit", "probed: bodies run, hits", "stale results, compiled keys"])
+# sphinx_gallery_thumbnail_path = "auto_evidence/cards/cache_flyte1_evidence.png"
