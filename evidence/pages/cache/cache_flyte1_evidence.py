@@ -199,20 +199,25 @@ probed.append(("version 1, after the overwrite", repaired))
 #
 # After a reboot
 # --------------
-# A local run stores an array or a model under a ``flyte-*`` folder of the system temp
-# dir, and the local cache keeps only its path. Deleting the stored model file below
-# stands for a reboot, which empties the temp dir: the next run is served the path of a
-# missing file, and ``evaluate``, which reads it, fails. ``pyflyte local-cache clear``
-# (or a new version) is the way out.
+# A local run stores arrays and models under a ``flyte-*`` folder of the system temp dir,
+# and the local cache keeps only their paths. A fresh run (``n_components=20``) stores
+# its outputs; deleting that folder stands for a reboot, which empties the temp dir. The
+# same run again: every task is served, nothing reads the missing files, the run
+# succeeds. Then ``n_trees=50``: ``extract_features`` is served the path of a missing
+# array, ``fit_model`` misses and cannot read it, and the run fails.
+# ``pyflyte local-cache clear`` (or a new version) is the way out.
 from flytekit.core.context_manager import FlyteContextManager  # noqa: E402
 
+run("before the reboot, n_components=20", lesson.digits_pipeline, n_components=20)
 stored = FlyteContextManager.current_context().file_access.raw_output_prefix
 shutil.rmtree(stored)
+run("after the reboot, the same run", lesson.digits_pipeline, n_components=20)
 try:
-    run("after the temp dir was emptied", lesson.digits_pipeline)
-    print("after the temp dir was emptied, the run: succeeded")
+    run("after the reboot, n_trees=50", lesson.digits_pipeline, n_components=20,
+        n_trees=50)
+    print("after the reboot, n_trees=50, the run: succeeded")
 except Exception as error:  # noqa: BLE001: the failure is the point
-    print(f"after the temp dir was emptied, the run: failed ({type(error).__name__})")
+    print(f"after the reboot, n_trees=50, the run: failed ({type(error).__name__})")
 
 # %%
 # .. _caching-hash-method-probed:
