@@ -2,12 +2,10 @@ r"""
 Cache a Flyte 2 task keyed on its own source
 ============================================
 
-With ``cache="auto"`` the flyte SDK versions a cached task by a hash of the task's own
-source code: edit the task and it runs again, call it again unchanged and the cache
-answers. Here a second call is served from the local cache, an input listed in
-``ignored_inputs`` leaves the key, and a file passed with a digest of its bytes is keyed
-on the digest, not on its path. The question behind it: :ref:`guide-caching`; each edit
-that does or does not re-run the task, probed:
+With ``cache="auto"`` the flyte SDK versions a cached task by a hash of its own source.
+Here a second call is served from the local cache, an input in ``ignored_inputs`` leaves
+the key, and a file passed with a digest of its bytes is keyed on the digest, not its
+path. The question behind it: :ref:`guide-caching`; which edits re-run the task, probed:
 :ref:`sphx_glr_auto_evidence_cache_cache_flyte2_evidence.py`.
 
 .. admonition:: Run it

@@ -201,11 +201,10 @@ probed.append(("version 1, after the overwrite", repaired))
 # --------------
 # A local run stores arrays and models under a ``flyte-*`` folder of the system temp dir,
 # and the local cache keeps only their paths. A fresh run (``n_components=20``) stores
-# its outputs; deleting that folder stands for a reboot, which empties the temp dir. The
-# same run again: every task is served, nothing reads the missing files, the run
-# succeeds. Then ``n_trees=50``: ``extract_features`` is served the path of a missing
-# array, ``fit_model`` misses and cannot read it, and the run fails.
-# ``pyflyte local-cache clear`` (or a new version) is the way out.
+# its outputs; deleting that folder stands for a reboot. The same run again: every task
+# is served, nothing reads the missing files, the run succeeds. Then ``n_trees=50``:
+# ``extract_features`` is served a missing array's path, ``fit_model`` misses and cannot
+# read it, the run fails. ``pyflyte local-cache clear`` (or a new version) is the way out.
 from flytekit.core.context_manager import FlyteContextManager  # noqa: E402
 
 run("before the reboot, n_components=20", lesson.digits_pipeline, n_components=20)

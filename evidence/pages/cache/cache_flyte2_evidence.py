@@ -2,13 +2,12 @@
 Caching in the flyte SDK: the evidence
 ======================================
 
-How the site knows what :ref:`guide-caching` says of Flyte 2, from the three lessons
+How the site knows what :ref:`guide-caching` says of Flyte 2, from the lessons
 :ref:`sphx_glr_auto_examples_cache_cache_by_function_body.py`,
 :ref:`sphx_glr_auto_examples_cache_cache_files_by_content.py` and
 :ref:`sphx_glr_auto_examples_cache_cache_each_map_element.py`. Their tasks run here under
-a probe that records which task bodies ran and which calls the flyte SDK's local cache
-served, starting from an empty cache. Then each edit of a cached task, the settings that
-pin, skip or overwrite the cache, what a cluster receives, and what the keys hash.
+a probe that records which bodies ran and which calls the local cache served, from an
+empty cache; then the edits, the settings, what a cluster receives, the keys.
 """
 
 # %%
@@ -331,12 +330,11 @@ call("called from a parent", parent, "root and child", current=3, watch="count_w
 
 # %%
 # On a cluster they part. The SDK keys a task it calls on SHA-256 over ``name:value``
-# pairs (44 characters in base64). For a run's first task Flyte v2.0.43 uses the same key
-# formula, but the inputs hash the server made when the inputs were uploaded: FNV-64a over
-# the serialized inputs (11 characters). Recomputed below from v2.0.43's
-# ``hashInputsProto``; the two can never be equal, so the two calls share no entries.
-# flyte 2.12.1 replaces the server's hash with its own only when an input carries a
-# content hash (a ``File`` with a digest): then the keys agree.
+# pairs (44 characters in base64). For a run's first task Flyte v2.0.43 uses the same
+# formula with the inputs hash its upload service made: FNV-64a over the serialized
+# inputs (11 characters), recomputed below from v2.0.43's ``hashInputsProto``. They cannot
+# be equal: the two calls share no entries. flyte 2.12.1 sends its own hash with a run
+# only when an input carries a content hash (a ``File`` with a digest); then they agree.
 import base64
 
 
