@@ -20,7 +20,8 @@ path. The question behind it: :ref:`guide-caching`; which edits re-run the task,
       :caption: Run it in the folder you saved it to (in a clone: cd examples/cache)
 
       python cache_by_function_body.py
-      flyte run --local cache_by_function_body.py count_words --text "The cat sat on the mat"
+      flyte run --local cache_by_function_body.py count_words \
+          --text "The cat sat on the mat"
 
    .. code-block:: sh
       :caption: Run it on a Flyte 2 cluster (after flyte create config)
@@ -34,11 +35,11 @@ path. The question behind it: :ref:`guide-caching`; which edits re-run the task,
 #
 # An environment that caches its tasks
 # ------------------------------------
-# ``cache="auto"`` on the ``TaskEnvironment`` caches every task in it; the version in each
-# key is a hash of the task function's source. ``count_words`` calls a helper
+# ``cache="auto"`` on the ``TaskEnvironment`` caches every task in it; the version in
+# each key is a hash of the task function's source. ``count_words`` calls a helper
 # (``normalize``) and a library (``re``): neither is in its source, so editing either
-# does not change the version. ``verbose`` is left out of the key (``ignored_inputs``): a
-# switch that prints more cannot change the count. ``count_lines`` reads a file.
+# does not change the version. ``verbose`` is left out of the key (``ignored_inputs``):
+# a switch that prints more cannot change the count. ``count_lines`` reads a file.
 import hashlib
 import pathlib
 import re
@@ -81,9 +82,9 @@ def count_lines(data: File) -> int:
 #
 # Call it twice, then flip the ignored input
 # ------------------------------------------
-# The first call runs the body and stores its output in the local cache; the second, with
-# the same input, is served from it: no "ran" line. ``verbose=True`` changes only an
-# ignored input, so it is served too, and its extra line is never printed.
+# The first call runs the body and stores its output in the local cache; the second,
+# with the same input, is served from it: no "ran" line. ``verbose=True`` changes only
+# an ignored input, so it is served too, and its extra line is never printed.
 #
 # The local cache outlives the script (``~/.flyte/local-cache``): run the script again
 # and the first call is served as well. ``flyte delete local-cache`` empties it.
@@ -103,8 +104,8 @@ if __name__ == "__main__":
 # A ``File`` travels as a reference, and the key of the task that receives it holds that
 # reference: rewrite the file in place and the key stays, the old count comes back.
 # ``File.from_existing_remote(path, file_cache_key=digest)`` puts the digest in the key
-# instead, so new bytes mean a new key. For an object in a bucket, its ETag or version id
-# serves as the digest.
+# instead, so new bytes mean a new key. For an object in a bucket, its ETag or version
+# id serves as the digest.
 if __name__ == "__main__":
     notes = pathlib.Path(tempfile.mkdtemp(), "notes.txt")
     for label, text in (("two lines", "one\ntwo\n"), ("same bytes", "one\ntwo\n"),

@@ -69,9 +69,8 @@ def count_all(titles: list[str], min_length: int = 1) -> list[int]:
 # --------------------------------------------------------------
 # Run 1 runs every element. Run 2 adds "Ulysses": the first three are served from the
 # cache, only the new one runs. Run 3 binds ``min_length=5``: that value is in each
-# element's key, so every element runs again. (Run the script again and runs 1 and 2
-# are served whole: the local cache outlives it; ``flyte delete local-cache`` empties
-# it.)
+# element's key, so every element runs again. (Run the script again and runs 1 and 2 are
+# served whole: the local cache outlives it; ``flyte delete local-cache`` empties it.)
 if __name__ == "__main__":
     flyte.init()
     titles = ["Dune", "Emma", "Middlemarch"]

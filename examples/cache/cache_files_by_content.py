@@ -5,8 +5,9 @@ Key a Flyte 2 task on a file's content, not its path
 A cached flyte SDK task that receives a file or a folder keys on its path, and a
 producer that runs again writes the same bytes to a new path. A digest given to the
 ``File`` or ``Dir`` when it is made (``hash_method=``, ``dir_cache_key=``) goes into the
-key instead. Flyte 1 twin: :ref:`sphx_glr_auto_examples_cache_cache_arrays_by_content.py`.
-The question: :ref:`guide-caching`; the evidence:
+key instead. The Flyte 1 twin:
+:ref:`sphx_glr_auto_examples_cache_cache_arrays_by_content.py`. The question:
+:ref:`guide-caching`; the evidence:
 :ref:`sphx_glr_auto_evidence_cache_cache_flyte2_evidence.py`.
 
 .. admonition:: Run it

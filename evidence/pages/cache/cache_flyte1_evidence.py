@@ -54,7 +54,8 @@ probed = [
 # ``n_jobs=0`` is not a valid number of cores: scikit-learn refuses it when the forest is
 # fitted. ``fit_model``'s key ignores ``n_jobs``, so the call is served the forest of
 # run 1 and nothing checks the value; on a miss the same call fails.
-probed.append(("n_jobs=0, a hit", run("n_jobs=0, a hit", lesson.digits_pipeline, n_jobs=0)))
+probed.append(("n_jobs=0, a hit",
+               run("n_jobs=0, a hit", lesson.digits_pipeline, n_jobs=0)))
 try:
     with contextlib.redirect_stdout(io.StringIO()):
         lesson.fit_model.task_function(features=lesson.extract_features.task_function(
