@@ -75,3 +75,12 @@ def test_a_title_list_that_is_not_json_gives_one_line_and_a_nonzero_exit():
     assert "Traceback" not in output
     message = "parameter <Option titles> should be a valid json object"
     assert sum(message in line for line in output.splitlines()) == 1, output[-2000:]
+
+
+def test_a_second_process_is_served_by_the_first_ones_cache(reader_runs):
+    """The Run-it box's `flyte run --local` maps two titles the script already counted
+    with the same bound value: both elements are served."""
+    script, cli = reader_runs(NAME)[:2]
+    assert "count_letters ran: 'Dune', min_length=1" in script.stdout
+    assert cli.returncode == 0, cli.stderr[-2000:]
+    assert " ran:" not in cli.stdout and "o0=[4, 4]" in cli.stdout

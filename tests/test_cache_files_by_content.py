@@ -128,3 +128,12 @@ def test_a_bad_n_lines_on_the_command_line_gives_one_line_and_a_nonzero_exit():
     assert sum("'three' is not a valid integer" in line
                for line in output.splitlines()) == 1, output[-2000:]
     assert "Traceback" not in output
+
+
+def test_a_second_process_is_served_by_the_first_ones_cache(reader_runs):
+    """The Run-it box's `flyte run --local`, after the script on the same machine: the
+    three lines the script counted by content are served."""
+    script, cli = reader_runs(NAME)[:2]
+    assert "count_lines ran: 3 lines" in script.stdout
+    assert cli.returncode == 0, cli.stderr[-2000:]
+    assert " ran:" not in cli.stdout and "o0=3" in cli.stdout
