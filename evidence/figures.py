@@ -69,40 +69,56 @@ def check(fig: Figure) -> None:
         raise UnreadableFigure("; ".join(problems))
 
 
-def task_state(runs, task: str) -> str:
-    """What a block of runs did with ``task``: its body ran, the cache served it, or
-    neither."""
+# What a call of a task came to, and its colour in every grid.
+STATES = {"body ran": "#dd8452", "served from the cache": "#4c72b0",
+          "served a stale result": "#c44e52", "not called": "#dddddd"}
+
+
+def task_state(runs, task: str, stale: bool = False) -> str:
+    """What a block of runs did with ``task``: its body ran, the cache served it (a stale
+    result, if the caller knows it was), or neither."""
     if runs.ran(task):
         return "body ran"
-    return "served from the cache" if runs.served(task) else "not called"
+    if runs.served(task):
+        return "served a stale result" if stale else "served from the cache"
+    return "not called"
 
 
-def task_grid(rows: list[tuple[str, object]], tasks: list[str], title: str) -> Figure:
+def task_grid(rows: list[tuple[str, object]], tasks: list[str], title: str,
+              stale: set[tuple[str, str]] = frozenset(), row_height: float = 0.45) -> Figure:
     """One row per run, one column per task: did its body run, or did the local cache
-    serve it? ``rows`` pairs a label with a ``probes.TaskRuns``."""
+    serve it? ``rows`` pairs a label with a ``probes.TaskRuns``; ``stale`` holds the
+    (row label, task) pairs whose served value the current code would not compute."""
+    return state_grid([(label, {task: task_state(runs, task, (label, task) in stale)
+                                for task in tasks}) for label, runs in rows], tasks, title,
+                      row_height)
+
+
+def state_grid(rows: list[tuple[str, dict[str, str]]], columns: list[str],
+               title: str, row_height: float = 0.45) -> Figure:
+    """One row per run, one column per task (or per element of a map): each cell coloured
+    by its state, one of ``STATES``; a cell a row does not name is "not called"."""
     from matplotlib.patches import Patch
 
-    colors = {"body ran": "#dd8452", "served from the cache": "#4c72b0",
-              "not called": "#dddddd"}
-    fig, ax = figure(0.45 * len(rows) + 1.3)
+    fig, ax = figure(row_height * len(rows) + 1.3)
     seen = set()
-    for y, (_, runs) in enumerate(rows):
-        for x, task in enumerate(tasks):
-            state = task_state(runs, task)
+    for y, (_, states) in enumerate(rows):
+        for x, column in enumerate(columns):
+            state = states.get(column, "not called")
             seen.add(state)
             ax.add_patch(plt.Rectangle((x + 0.03, y + 0.06), 0.94, 0.88,
-                                       color=colors[state]))
-    ax.set_xlim(0, len(tasks))
+                                       color=STATES[state]))
+    ax.set_xlim(0, len(columns))
     ax.set_ylim(len(rows), 0)
-    ax.set_xticks([x + 0.5 for x in range(len(tasks))], tasks)
+    ax.set_xticks([x + 0.5 for x in range(len(columns))], columns)
     ax.set_yticks([y + 0.5 for y in range(len(rows))], [label for label, _ in rows])
     ax.tick_params(length=0)
     ax.xaxis.tick_top()
     for spine in ax.spines.values():
         spine.set_visible(False)
-    shown = [state for state in colors if state in seen]
-    fig.legend(handles=[Patch(color=colors[s], label=s) for s in shown],
-               loc="outside lower center", ncols=len(shown), frameon=False)
+    shown = [state for state in STATES if state in seen]
+    fig.legend(handles=[Patch(color=STATES[s], label=s) for s in shown],
+               loc="outside lower center", ncols=min(len(shown), 2), frameon=False)
     ax.set_title(title, pad=12)
     return fig
 

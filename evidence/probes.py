@@ -35,6 +35,8 @@ class TaskRuns:
     hits: list[str] = field(default_factory=list)  # each call the local cache served
     misses: list[str] = field(default_factory=list)  # flytekit: each lookup that missed
     threads: set[str] = field(default_factory=set)  # flyte SDK: threads that started a body
+    calls: list[tuple[str, dict]] = field(default_factory=list)  # flyte SDK: each body
+    #                                                   start's task and its inputs by name
 
     def ran(self, task: str) -> int:
         """How many times ``task``'s body started (attempts count one each)."""
@@ -66,7 +68,11 @@ def flyte_runs() -> Iterator[TaskRuns]:
         runs.bodies.append(short(task_name))
         runs.threads.add(thread)
 
-    with sdk.watch_flyte(on_body, lambda task_name: runs.hits.append(short(task_name))):
+    def on_inputs(task_name: str, inputs: dict) -> None:
+        runs.calls.append((short(task_name), inputs))
+
+    with sdk.watch_flyte(on_body, lambda task_name: runs.hits.append(short(task_name)),
+                         on_inputs):
         yield runs
 
 
@@ -123,11 +129,15 @@ def _image_specs(entity: Any, seen: set | None = None) -> list:
 def flyte_spec(task: Any) -> Any:
     """A flyte SDK task's TaskSpec, serialized offline as ``flyte deploy`` would."""
     import inspect
+    import sys
 
     import flyte.extras
     from flyte.models import SerializationContext
 
-    source = inspect.getsourcefile(task.func)
+    # The SDK names the task's module from its module's file (a task redefined by
+    # ``lessons.redefine`` keeps the lesson's module; its source lives elsewhere).
+    module = sys.modules.get(task.func.__module__)
+    source = getattr(module, "__file__", None) or inspect.getsourcefile(task.func)
     root = Path(source).resolve().parent if source else Path.cwd()
     return flyte.extras.serialize(task, SerializationContext(version="docs", root_dir=root))
 

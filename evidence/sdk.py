@@ -53,6 +53,15 @@ NAMES = {
     # The pip packages an image installs.
     "flyte.image_layers": ("flyte", "flyte._image:Image._layers"),
     "flyte.pip_packages": ("flyte", "flyte._image:PipPackages"),
+    # How the SDK turns a call's arguments into the inputs a cache key hashes: the literals,
+    # the inputs hash of a task called from a task, and the one 2.12.1 sends with a run
+    # whose inputs carry a content hash.
+    "flyte.native_to_inputs": (
+        "flyte", "flyte._internal.runtime.convert:convert_from_native_to_inputs"),
+    "flyte.inputs_hash": (
+        "flyte", "flyte._internal.runtime.convert:generate_inputs_hash_from_proto"),
+    "flyte.content_inputs_hash": (
+        "flyte", "flyte._internal.runtime.convert:generate_content_inputs_hash"),
 }
 
 
@@ -197,9 +206,11 @@ def _wrapped_attribute(owner: Any, name: str, make_wrapper: Callable) -> Iterato
 
 @contextlib.contextmanager
 def watch_flyte(on_body: Callable[[str, str], None],
-                on_hit: Callable[[str], None]) -> Iterator[None]:
+                on_hit: Callable[[str], None],
+                on_inputs: Callable[[str, dict], None] | None = None) -> Iterator[None]:
     """Call ``on_body(task name, thread name)`` when an attempt of a task body starts and
-    ``on_hit(task name)`` when the flyte SDK's local cache returns an entry."""
+    ``on_hit(task name)`` when the flyte SDK's local cache returns an entry; with
+    ``on_inputs``, also ``on_inputs(task name, its inputs by name)`` when a body starts."""
     tasks_by_key: dict[str, str] = {}
 
     def key(generate):
@@ -214,6 +225,9 @@ def watch_flyte(on_body: Callable[[str, str], None],
         @functools.wraps(execute)
         async def wrapper(self, *args, **kwargs):
             on_body(self.name, threading.current_thread().name)
+            if on_inputs is not None:
+                on_inputs(self.name, {**dict(zip(self.native_interface.inputs, args)),
+                                      **kwargs})
             return await execute(self, *args, **kwargs)
         return wrapper
 
@@ -286,6 +300,41 @@ def name_main_module(stem: str) -> None:
 
     module._unpatched_extract_obj_module = original
     module.extract_obj_module = task_module.extract_obj_module = extract_obj_module
+
+
+# ------------------------------------------------------------------------------------------
+# What a flyte SDK cache key hashes
+
+
+def flyte_inputs(task: Any, *args: Any, **kwargs: Any) -> Any:
+    """The inputs (``flyteidl2`` ``Inputs``) a call of ``task`` with these arguments sends:
+    what the local cache and a cluster hash."""
+    import asyncio
+
+    convert = resolve("flyte.native_to_inputs")
+    return asyncio.run(convert(task.native_interface, *args, **kwargs)).proto_inputs
+
+
+def flyte_inputs_hash(inputs: Any) -> str:
+    """The inputs hash the SDK puts in the cache key of a task it calls (locally, and from
+    a parent task on a cluster): SHA-256 over ``name:value;`` pairs, a literal's content
+    hash in place of its value."""
+    return resolve("flyte.inputs_hash")(inputs)
+
+
+def flyte_run_inputs_hash(inputs: Any, ignored_inputs: list[str]) -> str | None:
+    """The inputs hash flyte 2.12.1 sends with a remote run in place of the server's, or
+    None when it leaves the server's (no input carries a content hash)."""
+    return resolve("flyte.content_inputs_hash")(inputs, ignored_inputs)
+
+
+def flyte_cache_key(task_name: str, inputs_hash: str, interface: Any, version: str,
+                    ignored_inputs: list[str], inputs: Any) -> str:
+    """The cache key the SDK computes (and the v2.0.43 backend for a run's first task,
+    from its own inputs hash): SHA-256 of inputs hash, task name, interface hash and
+    version."""
+    generate = resolve("flyte.cache_key")
+    return generate(task_name, inputs_hash, interface, version, ignored_inputs, inputs)
 
 
 # ------------------------------------------------------------------------------------------

@@ -73,7 +73,8 @@ def fit_model(
     features: np.ndarray, n_trees: int, n_jobs: int
 ) -> RandomForestClassifier:
     if not 1 <= n_trees <= 2000:  # a one-line error from pyflyte run, exit code 2
-        raise click.BadParameter(f"must be 1 to 2000, got {n_trees}", "'--n_trees'")
+        message = f"must be 1 to 2000, got {n_trees}"
+        raise click.BadParameter(message, param_hint="'--n_trees'")
     print(f"fit_model ran: {n_trees} trees, n_jobs={n_jobs}")
     labels = load_digits().target
     forest = RandomForestClassifier(n_trees, random_state=0, n_jobs=n_jobs)
@@ -82,8 +83,8 @@ def fit_model(
 
 @task(container_image=image, cache=Cache(version="1"))
 def evaluate(model: RandomForestClassifier, features: np.ndarray) -> float:
-    print(f"evaluate ran: {len(features) - N_TRAIN} held-out images")
     labels = load_digits().target
+    print(f"evaluate ran: {len(labels) - N_TRAIN} held-out images")
     return float(model.score(features[N_TRAIN:], labels[N_TRAIN:]))
 
 

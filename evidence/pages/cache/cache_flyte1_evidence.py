@@ -27,6 +27,7 @@ from evidence import figures, lessons, probes
 
 lesson = lessons.load("cache/rerun_with_caching")
 TASKS = ["extract_features", "fit_model", "evaluate"]
+stale: set[tuple[str, str]] = set()  # (row, task) pairs the cache served a stale value
 
 
 def run(label: str, entity, **inputs):
@@ -44,6 +45,24 @@ probed = [
     ("run 3, n_jobs=2", run("run 3", lesson.digits_pipeline, n_jobs=2)),
     ("run 4, n_trees=100", run("run 4", lesson.digits_pipeline, n_trees=100)),
 ]
+
+# %%
+# .. _caching-check-on-miss:
+#
+# A hit skips the checks in the body
+# ----------------------------------
+# ``n_jobs=0`` is not a valid number of cores: scikit-learn refuses it when the forest is
+# fitted. ``fit_model``'s key ignores ``n_jobs``, so the call is served the forest of
+# run 1 and nothing checks the value; on a miss the same call fails.
+probed.append(("n_jobs=0, a hit",
+               run("n_jobs=0, a hit", lesson.digits_pipeline, n_jobs=0)))
+try:
+    with contextlib.redirect_stdout(io.StringIO()):
+        lesson.fit_model.task_function(features=lesson.extract_features.task_function(
+            n_components=30), n_trees=200, n_jobs=0)
+    print("n_jobs=0, the body run directly: succeeded")
+except ValueError as error:
+    print(f"n_jobs=0, the body run directly: failed ({type(error).__name__})")
 
 # %%
 # .. _caching-with-overrides:
@@ -86,6 +105,36 @@ print(f"compiled override node, its task discoverable: "
       f"{override_templates['extract_features'].metadata.discoverable}")
 
 # %%
+# .. _caching-docstring-interface:
+#
+# Edit a parameter's description
+# ------------------------------
+# A docstring's ``:param:`` text becomes the description of that input in the compiled
+# interface. The local key has no interface in it: the edited task below, same name and
+# version, is served. A cluster hashes the whole interface, descriptions included, into
+# the dataset version it looks the entry up under, so there the edit misses.
+DOCUMENTED = '''
+@task(container_image=image, cache=Cache(version="1"))
+def extract_features(n_components: int) -> np.ndarray:
+    """Whitened principal components of the digits.
+
+    :param n_components: how many components to keep
+    """
+    pixels = load_digits().data / 16.0
+    pca = PCA(n_components=n_components, whiten=True, random_state=0)
+    return pca.fit(pixels[:N_TRAIN]).transform(pixels)
+'''
+documented = lessons.redefine(lesson, DOCUMENTED)["extract_features"]
+probed.append(("a parameter's description edited",
+               run("a parameter's description edited", documented, n_components=30)))
+for label, entity in (("before", lesson.extract_features), ("after", documented)):
+    _, compiled = probes.flytekit_compiled(entity)
+    variable = compiled["extract_features"].interface.inputs["n_components"]
+    print(f"compiled interface, n_components described {label}: "
+          f"{variable.description!r}")
+
+
+# %%
 # .. _caching-stale-result:
 #
 # Edit the body, keep the version: a stale result
@@ -111,8 +160,11 @@ def edited(version: str):
     return lessons.redefine(lesson, source)["edited"]
 
 
-stale = run("edited body, version 1", edited("1"), n_components=30)
-print(f"edited body, version 1, features per image returned: {stale.value.shape[1]}")
+served_stale = run("edited body, version 1", edited("1"), n_components=30)
+print(f"edited body, version 1, features per image returned: "
+      f"{served_stale.value.shape[1]}")
+probed.append(("edited body, version 1", served_stale))
+stale.add(("edited body, version 1", "extract_features"))
 
 # %%
 # .. _caching-version-bump:
@@ -123,6 +175,7 @@ print(f"edited body, version 1, features per image returned: {stale.value.shape[
 # runs.
 bumped = run("edited body, version 2", edited("2"), n_components=30)
 print(f"edited body, version 2, features per image returned: {bumped.value.shape[1]}")
+probed.append(("edited body, version 2", bumped))
 
 # %%
 # .. _caching-overwrite:
@@ -134,31 +187,37 @@ print(f"edited body, version 2, features per image returned: {bumped.value.shape
 # key. Here it repairs version 1's stale entry; the next plain call is served the new one.
 os.environ["FLYTE_LOCAL_CACHE_OVERWRITE"] = "true"  # what --overwrite-cache sets
 try:
-    run("version 1, overwrite", edited("1"), n_components=30)
+    probed.append(("version 1, overwrite",
+                   run("version 1, overwrite", edited("1"), n_components=30)))
 finally:
     del os.environ["FLYTE_LOCAL_CACHE_OVERWRITE"]
 repaired = run("version 1, after the overwrite", edited("1"), n_components=30)
 print(f"version 1, after the overwrite, features per image: {repaired.value.shape[1]}")
+probed.append(("version 1, after the overwrite", repaired))
 
 # %%
 # .. _caching-after-reboot:
 #
 # After a reboot
 # --------------
-# A local run stores an array or a model under a ``flyte-*`` folder of the system temp
-# dir, and the local cache keeps only its path. Deleting the stored model file below
-# stands for a reboot, which empties the temp dir: the next run is served the path of a
-# missing file, and ``evaluate``, which reads it, fails. ``pyflyte local-cache clear``
-# (or a new version) is the way out.
+# A local run stores arrays and models under a ``flyte-*`` folder of the system temp dir,
+# and the local cache keeps only their paths. A fresh run (``n_components=20``) stores
+# its outputs; deleting that folder stands for a reboot. The same run again: every task
+# is served, nothing reads the missing files, the run succeeds. Then ``n_trees=50``:
+# ``extract_features`` is served a missing array's path, ``fit_model`` misses and cannot
+# read it, the run fails. ``pyflyte local-cache clear`` (or a new version) is the way out.
 from flytekit.core.context_manager import FlyteContextManager  # noqa: E402
 
+run("before the reboot, n_components=20", lesson.digits_pipeline, n_components=20)
 stored = FlyteContextManager.current_context().file_access.raw_output_prefix
 shutil.rmtree(stored)
+run("after the reboot, the same run", lesson.digits_pipeline, n_components=20)
 try:
-    run("after the temp dir was emptied", lesson.digits_pipeline)
-    print("after the temp dir was emptied, the run: succeeded")
+    run("after the reboot, n_trees=50", lesson.digits_pipeline, n_components=20,
+        n_trees=50)
+    print("after the reboot, n_trees=50, the run: succeeded")
 except Exception as error:  # noqa: BLE001: the failure is the point
-    print(f"after the temp dir was emptied, the run: failed ({type(error).__name__})")
+    print(f"after the reboot, n_trees=50, the run: failed ({type(error).__name__})")
 
 # %%
 # .. _caching-hash-method-probed:
@@ -177,7 +236,8 @@ for workflow_name in ("ink_by_reference", "ink_by_content"):
 # Every probed run at a glance
 # ----------------------------
 fig = figures.task_grid(probed, TASKS + ["ink_per_image"],
-                        "What flytekit's local cache served, run by run")
+                        "What flytekit's local cache served, run by run", stale=stale,
+                        row_height=0.36)
 figures.show(fig)
 
 # The gallery's cards: each page's result in a few words, from the runs above.
