@@ -5,7 +5,7 @@ sphinx-gallery writes each figure as an ``<img>`` with no size and no link. On a
 reader could not enlarge it. This wraps each gallery figure in a link to its sharpest image
 (the 2x one of its ``srcset``), which a tap opens at full size, and gives the ``<img>`` its
 pixel size, so the browser reserves its space before it loads (no layout shift), and
-loads it only when the reader scrolls near it.
+loads it only when the reader scrolls near it. The gallery's cards get their size too.
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ from pathlib import Path
 from sphinx.application import Sphinx
 
 FIGURE = re.compile(r'<img (?P<attrs>[^>]*class = "sphx-glr-(?:single|multi)-img"[^>]*)/>')
+CARD = re.compile(r'<img (?P<attrs>alt="[^"]*" src="[^"]*_thumb\.png")\s*/>')
+EAGER_CARDS = 4  # the first row or two of a gallery's cards: on the first screen
 ATTR = re.compile(r'(\w+)="([^"]*)"')
 
 
@@ -32,7 +34,7 @@ def png_size(path: Path) -> tuple[int, int] | None:
 def _linked_figures(app: Sphinx, pagename: str, templatename: str, context: dict,
                     doctree) -> None:
     body = context.get("body", "")
-    if "sphx-glr-single-img" not in body and "sphx-glr-multi-img" not in body:
+    if "sphx-glr-" not in body:
         return
     # sphinx-gallery copied the page's images to _images/ while it wrote the body.
     page_dir = Path(app.outdir, posixpath.dirname(pagename))
@@ -50,7 +52,17 @@ def _linked_figures(app: Sphinx, pagename: str, templatename: str, context: dict
         return (f'<a class="sphx-glr-figure-link" href="{sharpest}" '
                 f'title="Open the figure at full size">{image}</a>')
 
-    context["body"] = FIGURE.sub(link, body)
+    cards = iter(range(10**6))
+
+    def sized_card(match: re.Match) -> str:
+        src = dict(ATTR.findall(match["attrs"]))["src"]
+        image_file = (page_dir / src).resolve()
+        size = png_size(image_file) if image_file.is_file() else None
+        sized = f'width="{size[0]}" height="{size[1]}" ' if size else ""
+        lazy = 'loading="lazy" ' if next(cards) >= EAGER_CARDS else ""
+        return f"<img {sized}{lazy}{match['attrs']} />"
+
+    context["body"] = CARD.sub(sized_card, FIGURE.sub(link, body))
 
 
 def setup(app: Sphinx) -> dict:
