@@ -19,7 +19,7 @@ import threading
 from dataclasses import dataclass
 
 import flyte
-from flytekit import map_task, task, workflow
+from flytekit import LaunchPlan, map_task, task, workflow
 
 GUARD_S = 300.0
 
@@ -146,3 +146,17 @@ def add_items(x: int, y: int) -> int:
 def map_task_pairs(xs: list[int], ys: list[int]) -> list[int]:
     """flytekit's ``map_task`` over two lists."""
     return map_task(add_items)(x=xs, y=ys)
+
+
+@workflow
+def add_pair(x: int, y: int) -> int:
+    return add_items(x=x, y=y)
+
+
+add_pair_plan = LaunchPlan.get_or_create(add_pair, name="fan_out_add_pair")
+
+
+@workflow
+def map_over_plan(xs: list[int], ys: list[int]) -> list[int]:
+    """flytekit's ``map_task`` over a launch plan (flytekit 1.13.2 and later)."""
+    return map_task(add_pair_plan)(x=xs, y=ys)

@@ -103,6 +103,17 @@ def test_mapped_lists_of_unequal_length_truncate_or_fail_by_which_comes_first():
         fan_out.map_task_pairs(xs=[1, 2, 3], ys=[10, 20])
 
 
+def test_a_local_run_of_a_map_task_over_a_launch_plan_fails():
+    """flytekit 1.13.2+ maps launch plans on a cluster; locally, 1.16.31 fails."""
+    with pytest.raises(ValueError, match="Expected a list of"):
+        fan_out.map_over_plan(xs=[1, 2], ys=[10, 20])
+
+
+def test_mapping_a_workflow_raises_when_the_map_task_is_defined():
+    with pytest.raises(ValueError):
+        map_task(fan_out.add_pair)
+
+
 # --- the compiled ArrayNode ----------------------------------------------------------------------
 
 def test_array_node_carries_the_concurrency_the_bound_model_and_each_items_resources(

@@ -185,8 +185,8 @@ except ValueError as error:
 # Nesting: a map task inside @dynamic, not the other way round
 # ------------------------------------------------------------
 # A ``@dynamic`` body may contain a ``map_task``: here the forest sizes come from the
-# input. ``map_task`` maps plain tasks only: mapping a ``@dynamic`` or ``@eager`` raises
-# when the map task is defined.
+# input. ``map_task`` maps plain tasks (and launch plans), not a ``@dynamic`` or
+# ``@eager``: mapping one raises when the map task is defined.
 
 
 @dynamic(container_image=choice.image)
@@ -204,6 +204,16 @@ for entity in (choice.compare, choice.grow_until):
         print(f"map_task over {probes.short(entity.name)}: accepted")
     except ValueError:
         print(f"map_task over {probes.short(entity.name)}: ValueError")
+
+# %%
+# flytekit also maps a launch plan, each item a child execution of its own on a cluster;
+# ``evidence.fan_out.map_over_plan`` maps one. A local run of it fails in flytekit
+# 1.16.31: the map task receives its lists as unresolved promises.
+try:
+    fan_out.map_over_plan(xs=[1, 2], ys=[10, 20])
+    print("map_task over a launch plan, local run: ran")
+except ValueError as error:
+    print(f"map_task over a launch plan, local run: ValueError, {str(error)[:40]}...")
 
 # %%
 # .. _parallelism-dynamic-eager-compiled:
