@@ -148,6 +148,7 @@ def test_the_fan_out_is_in_no_spec(specs):
 # --- the Run-it command and a bad input ------------------------------------------------------------
 
 def test_the_run_it_command_moves_the_failing_batch(reader_runs):
+    """The box's `flyte run --local ... batch_inference --failing_batch 7`."""
     run = reader_runs(NAME)[1]
     assert run.command[:3] == ["flyte", "run", "--local"] and run.returncode == 0, \
         run.stderr[-2000:]

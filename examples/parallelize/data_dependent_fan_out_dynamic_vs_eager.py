@@ -77,7 +77,7 @@ def train_forest(n_trees: int) -> float:
 
 @task(container_image=image)
 def train_svc() -> float:
-    print("train_svc ran")
+    print("train_svc ran: a support-vector classifier")
     return held_out_accuracy(SVC(gamma=0.001))
 
 

@@ -2,11 +2,11 @@ r"""
 Fan out batch inference with flyte.map and asyncio.gather
 =========================================================
 
-The Flyte 2 twin of the :ref:`map_task lesson <parallelism-map-task>`: score held-out
-digits in batches, one task per batch, with ``flyte.map`` (``concurrency`` caps the
-batches in flight) or with ``asyncio.gather``. One batch is corrupt; its failure comes
-back as an exception in its place, and the parent task decides how many failures it
-tolerates. The question behind it: :ref:`guide-parallelism`; how the site checks it:
+The Flyte 2 twin of the :ref:`map_task lesson <parallelism-map-task>`: score digits in
+batches, a task per batch, with ``flyte.map`` (``concurrency`` caps the batches in
+flight) or ``asyncio.gather``. A corrupt batch's failure comes back in its place, and
+the parent decides how many it tolerates. The question behind it:
+:ref:`guide-parallelism`; how the site checks it:
 :ref:`sphx_glr_auto_evidence_parallelize_parallelize_flyte2_evidence.py`.
 
 .. admonition:: Run it
@@ -22,14 +22,13 @@ tolerates. The question behind it: :ref:`guide-parallelism`; how the site checks
 
     python fan_out_inference_with_flyte_map.py
     flyte run --local fan_out_inference_with_flyte_map.py batch_inference \
-        --n_batches 10 --failing_batch 7
+        --failing_batch 7
 
   .. code-block:: sh
     :caption: Run it on a Flyte 2 cluster (after flyte create config)
 
     export FLYTE_IMAGE_REGISTRY=localhost:30000  # where the image goes: the demo's
-    flyte run fan_out_inference_with_flyte_map.py batch_inference \
-        --n_batches 10 --failing_batch 7
+    flyte run fan_out_inference_with_flyte_map.py batch_inference --failing_batch 7
 """
 
 # %%
@@ -37,11 +36,10 @@ tolerates. The question behind it: :ref:`guide-parallelism`; how the site checks
 #
 # Define the tasks
 # ----------------
-# One ``TaskEnvironment`` holds the image and resources every task runs with.
-# ``make_batches`` cuts the 297 held-out images into ``Batch`` records and corrupts one
-# with a NaN pixel (``failing_batch``, ``-1`` for none). ``score_batch`` takes the model
-# and ONE batch: ``functools.partial`` must leave ``flyte.map`` exactly one parameter to
-# map. ``train``'s model has no Flyte type of its own, so Flyte 2 pickles it.
+# One ``TaskEnvironment`` holds every task's image and resources. ``make_batches`` cuts
+# the 297 held-out images into ``Batch`` records, one with a NaN pixel (``-1``: none).
+# ``score_batch`` takes the model and ONE batch: ``functools.partial`` must leave
+# ``flyte.map`` one parameter. Flyte 2 pickles the model: it has no Flyte type.
 import asyncio
 import functools
 import math
@@ -98,7 +96,6 @@ def score_batch(model: SVC, batch: Batch) -> int:
 
 
 def summarize(results: list, min_success_ratio: float = 0.8) -> Report:
-    """One entry per batch, an exception where a batch failed; enough must succeed."""
     failed = [i for i, r in enumerate(results) if isinstance(r, Exception)]
     if len(results) - len(failed) < math.ceil(min_success_ratio * len(results)):
         raise RuntimeError(f"{len(failed)} of {len(results)} batches failed")
@@ -110,11 +107,11 @@ def summarize(results: list, min_success_ratio: float = 0.8) -> Report:
 #
 # Fan out with flyte.map, or with asyncio.gather
 # ----------------------------------------------
-# The parent is an ordinary ``async`` task: it calls tasks, fans out and counts failures
-# in plain Python. ``flyte.map`` returns results in input order, with each failure's
-# exception in its place (``return_exceptions=True`` is its default). ``asyncio.gather``
-# needs ``return_exceptions=True`` for the same, and an ``asyncio.Semaphore`` for a cap.
-# Neither has ``min_success_ratio``: ``summarize`` is it.
+# The parent is an ordinary ``async`` task that fans out and counts failures in plain
+# Python. ``flyte.map`` returns results in input order, each failure's exception in its
+# place (``return_exceptions=True`` is its default). ``asyncio.gather`` needs
+# ``return_exceptions=True`` for the same, and an ``asyncio.Semaphore`` for a cap.
+# ``summarize`` is Flyte 2's ``min_success_ratio``: it counts the exceptions.
 @env.task
 async def batch_inference(n_batches: int = 8, failing_batch: int = 2) -> Report:
     model = await train.aio()
@@ -142,9 +139,8 @@ async def batch_inference_gather(n_batches: int = 8, failing_batch: int = 2) -> 
 #
 # Run it locally
 # --------------
-# Eight batches, batch 2 corrupt: both parents finish with batch 2 reported failed.
-# Locally ``flyte.map`` runs the batches one after another; on a cluster each is an
-# action of its own, at most ``concurrency`` at a time.
+# Eight batches, batch 2 corrupt: both parents report batch 2 failed. Locally the map
+# runs them one after another; on a cluster each is an action, ``concurrency`` at once.
 if __name__ == "__main__":
     flyte.init(log_level=50)  # logging.CRITICAL: batch 2's traceback is expected
     for parent in (batch_inference, batch_inference_gather):

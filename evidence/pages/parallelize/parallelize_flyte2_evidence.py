@@ -104,12 +104,11 @@ print(f"asyncio.gather of 1,001 async def barrier children, most running at once
 #
 # Where the bodies run: the event loop, or a thread each
 # ------------------------------------------------------
-# Each child reports its thread and whether an event loop runs in it. An ``async def``
-# body runs on the event loop, in the parent's own thread; the SDK runs a ``def`` body
-# in a thread of its own, one per call, where no event loop runs. That is why
-# ``asyncio.gather`` overlaps ``def`` tasks even when their bodies never wait: each holds
-# a thread, and Python switches between threads (with the GIL, CPU-bound bodies share
-# one core).
+# Each child of the barrier fan-outs above reports its thread and whether an event loop
+# runs in it. An ``async def`` body runs on the event loop, in the parent's own thread,
+# so ``async def`` children overlap only where they await; the SDK runs a ``def`` body in
+# a thread of its own, one per call, where no event loop runs, so ``def`` children run
+# side by side in threads (sharing Python's GIL).
 for label in ("asyncio.gather, async def", "asyncio.gather, def"):
     result = fan_outs[label]
     threads = {child.thread for child in result.children}
