@@ -35,11 +35,10 @@ The question behind it: :ref:`guide-parallelism`; how the site checks it:
 #
 # A parent that maps a task
 # -------------------------
-# ``square`` prints a line when it runs. ``fan_out`` maps it over ``range(n)``: with
-# ``concurrency=3`` the parent submits three children, and the next one only when one of
-# them has finished. The other fan-out, ``asyncio.gather``, has no such parameter: an
-# ``asyncio.Semaphore`` around each call does the same (the batch-inference lesson,
-# :ref:`parallelism-flyte2-map`).
+# ``square`` prints a line when it runs. ``fan_out`` maps it over ``range(n)``: on a
+# cluster, with ``concurrency=3``, the parent submits three children, and the next one
+# only when one of them has finished. ``asyncio.gather`` has no such parameter: an
+# ``asyncio.Semaphore`` around each call does the same (:ref:`parallelism-flyte2-map`).
 import flyte
 
 env = flyte.TaskEnvironment(
@@ -69,8 +68,8 @@ async def fan_out(n: int = 6, concurrency: int = 3) -> list[int]:
 # Cap the whole run
 # -----------------
 # ``max_action_concurrency`` travels with the run, not with a task: every action of the
-# run counts against it, the parent included, and ``0`` (the default) leaves the
-# platform's setting in force. On the command line:
+# run counts against it, the parent included; left unset, the platform decides. On the
+# command line:
 #
 # .. code-block:: sh
 #
@@ -80,7 +79,8 @@ async def fan_out(n: int = 6, concurrency: int = 3) -> list[int]:
 # one, so the SDK refuses it before anything runs, in a local run too. A local run
 # accepts the other values and applies neither cap: ``flyte.map`` runs the squares one
 # after another in this process, whatever ``concurrency`` says, and the run cap only
-# goes into what a cluster receives.
+# goes into what a cluster receives. Which backend enforces which cap:
+# :ref:`parallelism-flyte2-caps`.
 if __name__ == "__main__":
     flyte.init()
     capped = flyte.with_runcontext(max_action_concurrency=4)
