@@ -2,6 +2,7 @@
 
 - ``flytekit_runs()`` / ``flyte_runs()``: which task bodies ran and which calls the local
   cache served, while a block runs (no log parsing: ``evidence.sdk`` hooks the SDKs);
+- ``in_flight()``: how many bodies of each task ran at once (a count, not a clock);
 - ``flytekit_compiled(entity)`` / ``flyte_spec(task)``: what registration would send a
   cluster, compiled offline;
 - ``flytekit_literal(value, type)`` / ``flyte_literal(value, type)``: the literal a value
@@ -74,6 +75,42 @@ def flyte_runs() -> Iterator[TaskRuns]:
     with sdk.watch_flyte(on_body, lambda task_name: runs.hits.append(short(task_name)),
                          on_inputs):
         yield runs
+
+
+@dataclass
+class InFlight:
+    """How many bodies of each task were running at once while a block ran (short names).
+
+    Counted at each start of a body, itself included: ``[1, 1, 1]`` is three bodies that
+    each started after the one before had returned; ``[1, 2, 3]`` is three at once."""
+
+    at_start: dict[str, list[int]] = field(default_factory=dict)
+
+    def peak(self, task: str) -> int:
+        """The most bodies of ``task`` that were running at once (0: it never ran)."""
+        return max(self.at_start.get(task, [0]))
+
+
+@contextlib.contextmanager
+def in_flight() -> Iterator[InFlight]:
+    """Record, for either SDK, how many bodies of each task run at once. A count, not a
+    clock: it says whether bodies overlapped, whatever the machine's speed."""
+    import threading
+
+    record, running, lock = InFlight(), Counter(), threading.Lock()
+
+    def on_start(task_name: str) -> None:
+        with lock:
+            task = short(task_name)
+            running[task] += 1
+            record.at_start.setdefault(task, []).append(running[task])
+
+    def on_end(task_name: str) -> None:
+        with lock:
+            running[short(task_name)] -= 1
+
+    with sdk.watch_body_spans(on_start, on_end):
+        yield record
 
 
 # ------------------------------------------------------------------------------------------

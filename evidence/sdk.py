@@ -50,6 +50,8 @@ NAMES = {
     # How the SDK names a task's module: from the module's __file__.
     "flyte.extract_obj_module": ("flyte", "flyte._module:extract_obj_module"),
     "flyte.task_module": ("flyte", "flyte._internal.resolvers._task_module:extract_obj_module"),
+    # The RunSpec a remote run sends with CreateRun: pure proto assembly, no I/O.
+    "flyte.run_spec": ("flyte", "flyte._run:_Runner._apply_overrides"),
     # The pip packages an image installs.
     "flyte.image_layers": ("flyte", "flyte._image:Image._layers"),
     "flyte.pip_packages": ("flyte", "flyte._image:PipPackages"),
@@ -247,6 +249,51 @@ def watch_flyte(on_body: Callable[[str, str], None],
         yield
 
 
+@contextlib.contextmanager
+def watch_body_spans(on_start: Callable[[str], None],
+                     on_end: Callable[[str], None]) -> Iterator[None]:
+    """Call ``on_start(task name)`` when a task body starts and ``on_end(task name)`` when
+    it returns or raises, for the function tasks of both SDKs, while the block runs.
+
+    flytekit calls ``execute`` in the thread that runs the body. The flyte SDK awaits
+    ``execute`` on its event loop, which runs an ``async def`` body there and a ``def``
+    body in a thread of its own; either way the span brackets the body."""
+
+    def flytekit_span(execute):
+        if inspect.iscoroutinefunction(execute):
+            @functools.wraps(execute)
+            async def wrapper(self, **kwargs):
+                on_start(self.name)
+                try:
+                    return await execute(self, **kwargs)
+                finally:
+                    on_end(self.name)
+        else:
+            @functools.wraps(execute)
+            def wrapper(self, **kwargs):
+                on_start(self.name)
+                try:
+                    return execute(self, **kwargs)
+                finally:
+                    on_end(self.name)
+        return wrapper
+
+    def flyte_span(execute):
+        @functools.wraps(execute)
+        async def wrapper(self, *args, **kwargs):
+            on_start(self.name)
+            try:
+                return await execute(self, *args, **kwargs)
+            finally:
+                on_end(self.name)
+        return wrapper
+
+    with _wrapped("flytekit.function_task", flytekit_span), \
+            _wrapped("flytekit.async_function_task", flytekit_span), \
+            _wrapped("flyte.task_execute", flyte_span):
+        yield
+
+
 # ------------------------------------------------------------------------------------------
 # Where the flyte SDK writes local runs, and how it names a gallery page's module
 
@@ -335,6 +382,17 @@ def flyte_cache_key(task_name: str, inputs_hash: str, interface: Any, version: s
     version."""
     generate = resolve("flyte.cache_key")
     return generate(task_name, inputs_hash, interface, version, ignored_inputs, inputs)
+
+
+# ------------------------------------------------------------------------------------------
+# What a remote run sends
+
+
+def flyte_run_spec(runner: Any, task: Any) -> Any:
+    """The ``RunSpec`` proto that ``runner`` (what ``flyte.with_runcontext`` returns) would
+    send a cluster to start a run of ``task``, built offline."""
+    resolve("flyte.run_spec")
+    return runner._apply_overrides(None, task=task)
 
 
 # ------------------------------------------------------------------------------------------

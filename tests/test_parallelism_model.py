@@ -1,8 +1,10 @@
-"""The batch-size model in the map_task example: its closed forms match the schedule they
-describe, its "fastest" is the fastest, and the rule it prints is the one the guide states.
+"""The batch-size model (``evidence.models.parallelism``): its closed forms match the
+schedule they describe, its "fastest" is the fastest, the rule is the one the guide states,
+and the evidence page prints what it computes.
 
-Issue 13's calculator re-implements these functions in JavaScript; this module pins what
-the Python model (the source of truth) computes.
+The calculator re-implements these functions in JavaScript (``tests/test_calculators.py``
+holds the two together); this module pins what the Python model, the source of truth,
+computes.
 """
 
 from __future__ import annotations
@@ -11,13 +13,14 @@ import math
 
 import pytest
 
-from compiled import load_example
-from test_parallelism_example import STEM, page_lines
+from bs4 import BeautifulSoup
+
+from evidence.models import parallelism
 
 
 @pytest.fixture(scope="module")
 def model():
-    return load_example(STEM)
+    return parallelism
 
 
 def simulated_wall_time(items, batch_size, seconds_per_item, start_up_s, concurrency,
@@ -105,7 +108,7 @@ def test_the_rule_never_goes_below_ten_times_start_up_unless_one_task(
 def test_the_defaults_land_on_both_sides_of_the_rule(model):
     """What the guide says the example shows: at concurrency 100 the fastest batch already
     computes 10x its start-up; at 1,000 it does not, and the rule runs fewer tasks."""
-    inputs = dict(model.MODEL_INPUTS)
+    inputs = dict(model.DEFAULTS)
     assert model.batch_size_to_use(**inputs) == model.fastest_batch_size(**inputs)
     inputs["concurrency"] = 1000
     use, fastest = model.batch_size_to_use(**inputs), model.fastest_batch_size(**inputs)
@@ -113,13 +116,37 @@ def test_the_defaults_land_on_both_sides_of_the_rule(model):
     assert model.tasks_for(inputs["items"], use) < 1000
 
 
-def test_page_prints_what_the_model_computes(model, standalone_runs):
-    lines = page_lines(standalone_runs)
-    for c in (10, 100, 1000):
-        inputs = {**model.MODEL_INPUTS, "concurrency": c}
-        assert lines[f"model, concurrency {c}, use"] == model.describe(
-            model.batch_size_to_use(**inputs), inputs)
-        assert lines[f"model, concurrency {c}, fastest"] == model.describe(
-            model.fastest_batch_size(**inputs), inputs)
-    for name, value in model.MODEL_INPUTS.items():
+def test_calculator_defaults_are_the_models_defaults(model):
+    """The shape _static/calculators.js reads."""
+    assert model.calculator_defaults() == {"inputs": model.DEFAULTS}
+    assert model.calculator_defaults()["inputs"] is not model.DEFAULTS
+
+
+def test_one_image_per_task_costs_over_a_thousand_times_the_rules_pod_minutes(model):
+    """The guide: "One image per task costs over a thousand times the pod-minutes of the
+    rule's batches"."""
+    inputs = {**model.DEFAULTS, "concurrency": 1000}
+    args = (inputs["items"], inputs["seconds_per_item"], inputs["start_up_s"])
+    use = model.batch_size_to_use(**inputs)
+    one = model.pod_minutes(args[0], 1, *args[1:])
+    assert one > 1000 * model.pod_minutes(args[0], use, *args[1:])
+
+
+def evidence_lines(site) -> dict[str, str]:
+    page = site.html / "auto_evidence" / "parallelize" / "parallelize_flyte1_evidence.html"
+    soup = BeautifulSoup(page.read_text(encoding="utf-8"), "html.parser")
+    text = "\n".join(b.get_text() for b in soup.select("div.sphx-glr-script-out pre"))
+    return dict(line.split(": ", 1) for line in text.splitlines() if ": " in line)
+
+
+def test_evidence_page_prints_what_the_model_computes(model, site):
+    lines = evidence_lines(site)
+    for name, value in model.DEFAULTS.items():
         assert lines[f"model input {name}"] == f"{value:,}"
+    for c in (10, 100, 1000):
+        inputs = {**model.DEFAULTS, "concurrency": c}
+        for kind, size in (("use", model.batch_size_to_use(**inputs)),
+                           ("fastest", model.fastest_batch_size(**inputs))):
+            tasks = model.tasks_for(inputs["items"], size)
+            assert lines[f"model, concurrency {c}, {kind}"].startswith(
+                f"{size:,} per task, {tasks:,} tasks, "), (c, kind)
