@@ -42,6 +42,15 @@ def _visible_texts(texts) -> list[Text]:
     return [t for t in texts if t.get_visible() and t.get_text().strip()]
 
 
+def _drawn_tick_labels(axis) -> list[Text]:
+    """The tick labels matplotlib draws: a locator may place ticks outside the axis's
+    range, whose labels exist but are not drawn."""
+    low, high = sorted(axis.get_view_interval())
+    ticks = axis.get_major_ticks() + axis.get_minor_ticks()
+    return _visible_texts([tick.label1 for tick in ticks
+                           if low <= tick.get_loc() <= high])
+
+
 def check(fig: Figure) -> None:
     """Raise UnreadableFigure if two tick labels of an axis overlap, or a legend covers
     any other text of the figure."""
@@ -50,9 +59,8 @@ def check(fig: Figure) -> None:
     problems = []
     for ax in fig.axes:
         for axis in (ax.xaxis, ax.yaxis):
-            labels = _visible_texts(axis.get_ticklabels(minor=False)
-                                    + axis.get_ticklabels(minor=True))
-            boxes = [(t.get_text(), t.get_window_extent(renderer)) for t in labels]
+            boxes = [(t.get_text(), t.get_window_extent(renderer))
+                     for t in _drawn_tick_labels(axis)]
             for (a, box_a), (b, box_b) in itertools.combinations(boxes, 2):
                 if box_a.overlaps(box_b):
                     problems.append(f"tick labels {a!r} and {b!r} overlap")
