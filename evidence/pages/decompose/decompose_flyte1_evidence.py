@@ -26,6 +26,11 @@ from evidence import figures, lessons, probes
 from evidence.models import decomposition as model
 
 lesson = lessons.load("decompose/decompose_training_and_inference")
+# flytekit keeps launch plans by name for the whole process; the build ran the lesson
+# in this process already, so forget its launch plan before the lesson defines it again.
+from flytekit import LaunchPlan
+
+LaunchPlan.CACHE.pop("train_then_predict_lp", None)
 units = lessons.load("decompose/decompose_subworkflow_or_launch_plan")
 
 
