@@ -36,9 +36,9 @@ runs. The question behind it: :ref:`guide-decomposition`; how the site checks it
 #
 # Two tasks, two resource profiles
 # --------------------------------
-# ``train`` fits a random forest on the first 1,200 digit images on two CPUs; ``predict``
-# classifies the 597 others on one CPU and accepts a prediction only when its
-# probability reaches ``min_confidence`` (the rest would go to a person). Each task
+# ``train`` fits a random forest on the first 1,200 digit images on two CPUs;
+# ``predict`` classifies the 597 others on one CPU and accepts a prediction only when
+# its probability reaches ``min_confidence`` (the rest would go to a person). Each task
 # carries its own ``requests`` and ``limits``, within the platform limits of a stock
 # Flyte deployment (2 CPUs, 1 GiB). ``train`` is cached (``Cache(version="1")``);
 # ``predict`` always runs. A bad input gets one line naming it (``click.BadParameter``).
@@ -136,8 +136,8 @@ def predict_with_more_memory(
 # ``predict``: ``train``'s inputs are the same, so its cache key is the same, flytekit
 # finds the model in its local cache, and only ``predict`` prints a line.
 #
-# The local cache outlives this script (``~/.flyte/local-cache``): run it again and run 1
-# is served from it too. ``pyflyte local-cache clear`` empties it.
+# The local cache outlives this script (``~/.flyte/local-cache``): run it again and
+# run 1 is served from it too. ``pyflyte local-cache clear`` empties it.
 if __name__ == "__main__":
     for run, threshold in ((1, 0.3), (2, 0.5)):
         report = train_then_predict(n_trees=100, min_confidence=threshold)

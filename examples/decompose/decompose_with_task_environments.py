@@ -28,7 +28,7 @@ checks it: :ref:`sphx_glr_auto_evidence_decompose_decompose_flyte2_evidence.py`.
    .. code-block:: sh
       :caption: Run it on a Flyte 2 cluster (after flyte create config)
 
-      export FLYTE_IMAGE_REGISTRY=localhost:30000  # where flyte pushes the image it builds
+      export FLYTE_IMAGE_REGISTRY=localhost:30000  # where the image goes: the demo's
       flyte run decompose_with_task_environments.py train_then_predict \
           --n_trees 40 --min_confidence 0.5
 """
@@ -99,7 +99,8 @@ def train(n_trees: int) -> RandomForestClassifier:
 @inference.task
 def predict(model: RandomForestClassifier, min_confidence: float) -> BatchReport:
     if not 0 <= min_confidence <= 1:
-        raise ValueError(f"min_confidence must be between 0 and 1, got {min_confidence}")
+        message = f"min_confidence must be between 0 and 1, got {min_confidence}"
+        raise ValueError(message)
     print(f"predict ran: min_confidence={min_confidence}")
     digits = load_digits()
     images, labels = digits.data[N_TRAIN:], digits.target[N_TRAIN:]
@@ -127,8 +128,8 @@ def train_then_predict(n_trees: int = 40, min_confidence: float = 0.5) -> BatchR
 # inputs and source are unchanged, so the local cache serves the forest and only
 # ``predict`` prints a line.
 #
-# The local cache outlives this script (``~/.flyte/local-cache``): run it again and run 1
-# is served from it too. ``flyte delete local-cache`` empties it.
+# The local cache outlives this script (``~/.flyte/local-cache``): run it again and
+# run 1 is served from it too. ``flyte delete local-cache`` empties it.
 if __name__ == "__main__":
     flyte.init()
     for run, threshold in ((1, 0.3), (2, 0.5)):

@@ -4,11 +4,11 @@ Decomposing in flytekit: the evidence
 
 How the site knows what :ref:`guide-decomposition` says of flytekit, from the lessons
 :ref:`sphx_glr_auto_examples_decompose_decompose_training_and_inference.py` and
-:ref:`sphx_glr_auto_examples_decompose_decompose_subworkflow_or_launch_plan.py`. Their
-workflows run here under a probe that records which task bodies ran and which calls
-flytekit's local cache served, starting from an empty cache; then what registration
-would send a cluster, what travels between the tasks, and the cost model that says when
-two tasks beat one on a cluster.
+:ref:`sphx_glr_auto_examples_decompose_decompose_workflow_as_subworkflow_or_launch_plan.py`.
+Their workflows run here under a probe that records which task bodies ran and which
+calls flytekit's local cache served, starting from an empty cache; then what
+registration would send a cluster, what travels between the tasks, and the cost model
+that says when two tasks beat one on a cluster.
 """
 
 # %%
@@ -16,8 +16,8 @@ two tasks beat one on a cluster.
 #
 # What each run did
 # -----------------
-# The lesson's two runs again, each inside ``probes.flytekit_runs()``. Run 2 changes only
-# ``min_confidence``, an input of ``predict``.
+# The lesson's two runs again, each inside ``probes.flytekit_runs()``. Run 2 changes
+# only ``min_confidence``, an input of ``predict``.
 import contextlib
 import io
 import shutil
@@ -31,7 +31,7 @@ lesson = lessons.load("decompose/decompose_training_and_inference")
 from flytekit import LaunchPlan
 
 LaunchPlan.CACHE.pop("train_then_predict_lp", None)
-units = lessons.load("decompose/decompose_subworkflow_or_launch_plan")
+units = lessons.load("decompose/decompose_workflow_as_subworkflow_or_launch_plan")
 
 
 def run(label: str, entity, **inputs):
@@ -41,6 +41,19 @@ def run(label: str, entity, **inputs):
     print(f"{label}, bodies run: {', '.join(runs.bodies) or 'none'}")
     print(f"{label}, served from the cache: {', '.join(runs.hits) or 'none'}")
     return runs
+
+
+def for_phones(fig, size: float = 14):
+    """Enlarge every text of ``fig``: a phone shows it at about half its width."""
+    for ax in fig.axes:
+        ax.tick_params(labelsize=size)
+        for text in (ax.title, ax.xaxis.label, ax.yaxis.label):
+            text.set_fontsize(size)
+    for legend in [ax.get_legend() for ax in fig.axes] + list(fig.legends):
+        if legend is not None:
+            for text in legend.get_texts():
+                text.set_fontsize(size - 1)
+    return fig
 
 
 first = run("run 1", lesson.train_then_predict, n_trees=100, min_confidence=0.3)
@@ -106,9 +119,9 @@ for entity in (lesson.predict_with_more_memory, requests_only):
 #
 # One value, a request only
 # -------------------------
-# ``Resources(cpu="2", mem="1Gi")`` given as ``resources=`` compiles to a request with no
-# limit; a pair, ``cpu=("2", "2")``, sets both. The backend fills a missing limit with
-# the request (see the guide).
+# ``Resources(cpu="2", mem="1Gi")`` given as ``resources=`` compiles to a request with
+# no limit; a pair, ``cpu=("2", "2")``, sets both. The backend fills a missing limit
+# with the request (see the guide).
 from flytekit import task
 
 
@@ -190,10 +203,10 @@ print(f"inline list[float], items that fit in 2 MiB: {int(2 * 2**20 / per_item):
 #
 # After a reboot
 # --------------
-# flytekit's local cache keeps the *path* of the stored model, under a ``flyte-*`` folder
-# of the system temp dir. Deleting that folder below stands for a reboot: the next run
-# is served the path of a missing file, and ``predict``, which reads it, fails. The way
-# out is ``pyflyte local-cache clear``.
+# flytekit's local cache keeps the *path* of the stored model, under a ``flyte-*``
+# folder of the system temp dir. Deleting that folder below stands for a reboot: the
+# next run is served the path of a missing file, and ``predict``, which reads it, fails.
+# The way out is ``pyflyte local-cache clear``.
 stored = FlyteContextManager.current_context().file_access.raw_output_prefix
 shutil.rmtree(stored)
 try:
@@ -206,10 +219,9 @@ except Exception as error:  # noqa: BLE001: the failure is the point
 # Every probed run at a glance
 # ----------------------------
 fig = figures.task_grid(
-    [("run 1, min_confidence=0.3", first), ("run 2, min_confidence=0.5", second),
-     ("two_thresholds", both)],
-    ["train", "predict"], "What flytekit's local cache served, run by run")
-figures.show(fig)
+    [("run 1", first), ("run 2", second), ("two_thresholds", both)],
+    ["train", "predict"], "What the local cache served, run by run")
+figures.show(for_phones(fig))
 
 # %%
 # .. _decomposition-model:
@@ -272,17 +284,17 @@ for t in seconds:
     s = model.Step(float(t), SECOND.cpu, SECOND.memory_gib)
     one = model.keep_together(FIRST, s, OVERHEAD).usd
     extra.append(100 * (model.split(FIRST, s, HANDOFF, OVERHEAD).usd - one) / one)
-fig, ax = figures.figure(3.6)
-ax.plot(seconds, extra, linewidth=2.5, color="#4c72b0", label="two tasks against one")
+fig, ax = figures.figure(4.2)
+ax.plot(seconds, extra, linewidth=2.5, color="#4c72b0", label="two tasks, against one")
 ax.axhline(0, color="black", linewidth=1)
 ax.axvline(even, color="#c44e52", linestyle="--", label=f"break-even, {even:,.0f} s")
 ax.axvline(SECOND.seconds, color="#555555", linestyle=":",
-           label=f"the scenario's scoring, {SECOND.seconds:g} s")
+           label=f"scoring in the scenario, {SECOND.seconds:g} s")
 ax.set_xscale("log")
-ax.set_xlabel("run time of the second step (s), log scale")
+ax.set_xlabel("run time of the second step (s)")
 ax.set_ylabel("extra cost per run (%)")
-ax.set_title("Model: two tasks pay once the second step runs past the break-even")
+ax.set_title("Model: the extra cost of two tasks over one")
 ax.legend(loc="upper right")
-figures.show(fig)
+figures.show(for_phones(fig))
 
 # sphinx_gallery_thumbnail_number = 2

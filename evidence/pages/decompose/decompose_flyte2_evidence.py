@@ -43,6 +43,19 @@ def run(label: str, entity, **inputs):
     return runs
 
 
+def for_phones(fig, size: float = 14):
+    """Enlarge every text of ``fig``: a phone shows it at about half its width."""
+    for ax in fig.axes:
+        ax.tick_params(labelsize=size)
+        for text in (ax.title, ax.xaxis.label, ax.yaxis.label):
+            text.set_fontsize(size)
+    for legend in [ax.get_legend() for ax in fig.axes] + list(fig.legends):
+        if legend is not None:
+            for text in legend.get_texts():
+                text.set_fontsize(size - 1)
+    return fig
+
+
 first = run("run 1", lesson.train_then_predict, min_confidence=0.3)
 second = run("run 2", lesson.train_then_predict, min_confidence=0.5)
 for label, runs in (("run 1", first), ("run 2", second)):
@@ -67,12 +80,14 @@ def listed(entries) -> str:
 
 for name, template in specs.items():
     resources, meta = template.container.resources, template.metadata
-    cache = f"on, version {meta.discovery_version[:12]}..." if meta.discoverable else "off"
+    version = meta.discovery_version[:12]
+    cache = f"on, version {version}..." if meta.discoverable else "off"
     print(f"{name}, type: {template.type}")
     print(f"{name}, requests: {listed(resources.requests)}")
     print(f"{name}, limits: {listed(resources.limits)}")
     print(f"{name}, cache: {cache}")
-print(f"digits_driver, depends on: {', '.join(e.name for e in lesson.driver.depends_on)}")
+depends_on = ", ".join(env.name for env in lesson.driver.depends_on)
+print(f"digits_driver, depends on: {depends_on}")
 
 # %%
 # .. _decomposition2-reusable:
@@ -128,7 +143,8 @@ print(f"predict_warm, idle_ttl: {policy.idle_ttl.seconds} s, "
 print(f"predict_warm, requests: {listed(warm.container.resources.requests)}")
 with contextlib.redirect_stdout(io.StringIO()):
     forest = flyte.run(lesson.train, n_trees=lesson.MAX_TREES).outputs()[0]
-warm_run = run("predict_warm, local run", predict_warm, model=forest, min_confidence=0.5)
+warm_run = run("predict_warm, local run", predict_warm, model=forest,
+               min_confidence=0.5)
 
 # %%
 # .. _decomposition2-handoff:
@@ -201,8 +217,7 @@ print(f"trace, returned: {traced.value}")
 # Every probed run at a glance
 # ----------------------------
 fig = figures.task_grid(
-    [("run 1, min_confidence=0.3", first), ("run 2, min_confidence=0.5", second),
-     ("after the temp dir was emptied", after)],
+    [("run 1", first), ("run 2", second), ("temp dir emptied", after)],
     ["train_then_predict", "train", "predict"],
-    "What the flyte SDK's local cache served, run by run")
-figures.show(fig)
+    "What the local cache served, run by run")
+figures.show(for_phones(fig))

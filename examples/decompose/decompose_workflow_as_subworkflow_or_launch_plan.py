@@ -20,15 +20,16 @@ task body prints a line when it runs. The question behind it:
    .. code-block:: sh
       :caption: Run it in the folder you saved it to (in a clone: cd examples/decompose)
 
-      python decompose_subworkflow_or_launch_plan.py
-      pyflyte run decompose_subworkflow_or_launch_plan.py two_thresholds --n_trees 50
+      python decompose_workflow_as_subworkflow_or_launch_plan.py
+      pyflyte run decompose_workflow_as_subworkflow_or_launch_plan.py two_thresholds \
+          --n_trees 50
 
    .. code-block:: sh
       :caption: Run it on a Flyte cluster (ImageSpec builds the image with your Docker)
 
       export FLYTE_IMAGE_REGISTRY=localhost:30000  # where the image goes: the demo's
-      pyflyte run --remote decompose_subworkflow_or_launch_plan.py two_thresholds \
-          --n_trees 50
+      pyflyte run --remote decompose_workflow_as_subworkflow_or_launch_plan.py \
+          two_thresholds --n_trees 50
 """
 
 # %%

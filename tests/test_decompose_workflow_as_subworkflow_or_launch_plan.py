@@ -12,7 +12,7 @@ import pytest
 from conftest import fresh_dir, machine, run_in_folder
 from evidence import lessons, probes
 
-NAME = "decompose/decompose_subworkflow_or_launch_plan"
+NAME = "decompose/decompose_workflow_as_subworkflow_or_launch_plan"
 
 
 @pytest.fixture(scope="module")
