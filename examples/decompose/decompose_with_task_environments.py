@@ -46,7 +46,7 @@ checks it: :ref:`sphx_glr_auto_evidence_decompose_decompose_flyte2_evidence.py`.
 #
 # ``training`` caches with ``cache="auto"``: the cache version is a hash of the task
 # function's source, so an edited ``train`` misses and an unchanged one hits. Flyte 2
-# passes this forest *inline*, inside the task's outputs, about 42 KB per tree: the cap
+# passes this forest *inline*, inside the task's outputs, about 43 KB per tree: the cap
 # of 40 trees keeps it under the 2 MiB an open-source Flyte 2 backend reads by default
 # (the evidence page measures it; pass a ``flyte.io.File`` for a larger model).
 from dataclasses import dataclass

@@ -231,10 +231,9 @@ figures.show(for_phones(fig))
 # A local run starts no pods, so what the split costs on a cluster comes from
 # ``evidence.models.decomposition``: one task sized for the larger step, against two
 # tasks each sized for its own step that hand a file over through the blob store. It is
-# a model, not a measurement, and these are its inputs: the lesson's pipeline at cluster
-# scale (a forest trained on a million rows, then scoring a batch), with a 5 s pod
-# start, an 85 MB/s transfer and AWS Fargate's prices. The model's docstring gives the
-# source of each number.
+# a model, not a measurement. Its inputs: the lesson's pipeline at cluster scale (a
+# forest trained on a million rows, then scoring a batch), a 5 s pod start, 85 MB/s and
+# AWS Fargate's prices; the model's docstring gives the source of each number.
 FIRST, SECOND = model.FIRST, model.SECOND
 HANDOFF, OVERHEAD = model.HANDOFF_BYTES, model.OVERHEAD
 
