@@ -2,6 +2,8 @@
 
 - ``flytekit_runs()`` / ``flyte_runs()``: which task bodies ran and which calls the local
   cache served, while a block runs (no log parsing: ``evidence.sdk`` hooks the SDKs);
+- ``flyte_retry_waits()``: how long the flyte SDK's local controller waited before each
+  retry;
 - ``flytekit_compiled(entity)`` / ``flyte_spec(task)``: what registration would send a
   cluster, compiled offline;
 - ``flytekit_literal(value, type)`` / ``flyte_literal(value, type)``: the literal a value
@@ -68,6 +70,15 @@ def flyte_runs() -> Iterator[TaskRuns]:
 
     with sdk.watch_flyte(on_body, lambda task_name: runs.hits.append(short(task_name))):
         yield runs
+
+
+@contextlib.contextmanager
+def flyte_retry_waits() -> Iterator[list[float]]:
+    """The delays, in seconds, the flyte SDK's local controller waited before each retry
+    while the block ran, in order."""
+    waits: list[float] = []
+    with sdk.watch_flyte_retry_waits(waits.append):
+        yield waits
 
 
 # ------------------------------------------------------------------------------------------
