@@ -37,7 +37,8 @@ checks it, and what a cluster receives:
 # Retries with a backoff, and three timeouts
 # ------------------------------------------
 # ``RetryStrategy(count=4, backoff=...)`` allows four user retries. ``Backoff`` waits
-# ``min(base * factor**n, cap)`` before retry ``n + 1``: here 0.5 s, then 1 s, 2 s, 4 s.
+# ``min(base * factor**n, cap)`` before retry ``n + 1``: here 0.2 s, then 0.6 s, 1.8 s
+# and 5.4 s.
 # A ``factor`` above 1 needs a ``cap``. Both are set on the task (``@env.task``) or on
 # one call (``fetch.override(...)``), never on the ``TaskEnvironment``.
 #
@@ -58,7 +59,7 @@ env = flyte.TaskEnvironment(
     name="busy_service",
     image=flyte.Image.from_debian_base(),  # flyte only: the task needs nothing else
 )
-BACKOFF = flyte.Backoff(base=timedelta(seconds=0.5), factor=2.0, cap=timedelta(minutes=1))
+BACKOFF = flyte.Backoff(base=timedelta(seconds=0.2), factor=3.0, cap=timedelta(minutes=1))
 
 
 @env.task(
@@ -89,7 +90,7 @@ def fetch(failures: int = 2) -> str:
 # Run it: the backoff paces the local retries
 # -------------------------------------------
 # The first two attempts fail. The local controller waits what the backoff says before
-# each retry (0.5 s, then 1 s) and the third attempt answers. None of the timeouts is
+# each retry (0.2 s, then 0.6 s) and the third attempt answers. None of the timeouts is
 # enforced locally; the evidence page runs a task past its ``max_runtime`` and
 # ``deadline`` and it finishes. On a cluster the SDK sends all of them with the task;
 # which backend enforces which is in the guide.

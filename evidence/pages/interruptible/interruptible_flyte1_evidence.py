@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 from flytekit.exceptions.user import FlyteRecoverableException
 
-from evidence import attempts, figures, isolation, lessons, probes
+from evidence import attempts, figures, isolation, lessons, probes, shapes
 from evidence.models import interruptible as model
 
 spot = lessons.load("interruptible/spot_preemption_with_caching")
@@ -48,8 +48,7 @@ def probed(entity, preempt_stage: int) -> probes.TaskRuns:
             runs.value = entity(preempt_stage=preempt_stage)
         except FlyteRecoverableException:
             runs.value = None
-    runs.stages = [line.split(" ran")[0] for line in printed.getvalue().splitlines()
-                   if line.split(" ran")[0] in STAGES]
+    runs.stages = shapes.stages_that_ran(printed.getvalue(), STAGES)
     return runs
 
 
@@ -73,21 +72,11 @@ for stage, (_, again) in fine.items():
 # The coarse shape: one task for all four stages
 # ----------------------------------------------
 # For comparison, the same stages inside one interruptible task, ``publish`` included (a
-# task is interruptible as a whole). It calls the lesson's stage functions directly, so
-# both shapes do exactly the same work. It is not cached: its entry would be written only
-# when all four stages succeed, and a hit would skip the side effect. It is defined in the
-# lesson's module, as an edit to the lesson's file would define it, and run on its own.
-COARSE = '''
-@task(container_image=image, interruptible=True, retries=3)
-def all_stages(preempt_stage: int) -> str:
-    features = featurize.task_function(preempt_stage=preempt_stage)
-    model = train.task_function(features=features, preempt_stage=preempt_stage)
-    accuracy = evaluate.task_function(
-        model=model, features=features, preempt_stage=preempt_stage)
-    return publish.task_function(
-        model=model, accuracy=accuracy, preempt_stage=preempt_stage)
-'''
-all_stages = lessons.redefine(spot, COARSE)["all_stages"]
+# task is interruptible as a whole): ``shapes.coarse_spot_task`` defines ``all_stages``
+# in the lesson's module, calling the lesson's stage functions directly, so both shapes
+# do exactly the same work. It is not cached: its entry would be written only when all
+# four stages succeed, and a hit would skip the side effect.
+all_stages = shapes.coarse_spot_task(spot)
 coarse_first, coarse_rerun = preempt_then_rerun(all_stages, 3, "coarse")
 print(f"coarse, run 1, stages worked on: {', '.join(coarse_first.stages)}")
 print(f"coarse, run 2, stages worked on: {', '.join(coarse_rerun.stages)}")
@@ -292,7 +281,7 @@ for shape, fine_grained in SHAPES.items():
 # .. _interruptible-model-figure:
 #
 # Expected cost and time by preemption rate
-# ----------------------------------------
+# -----------------------------------------
 # Top, expected cost; bottom, expected time; dotted, each shape on demand. The shaded
 # band is where AWS's published rates lie; the dash-dotted lines mark the break-evens.
 #
