@@ -42,7 +42,8 @@ class Attempt:
     number: int  # 0 for the first attempt, as FLYTE_ATTEMPT_NUMBER counts
     returncode: int  # -9 when killed by SIGKILL
     checkpoint: Path  # this attempt's checkpoint location
-    outputs: Optional[dict]  # the task's outputs; None when it was killed
+    outputs: Optional[dict]  # the task's outputs; None when it was killed or failed
+    error_document: bool  # whether it wrote error.pb, the error a cluster reads
     log: str
 
 
@@ -101,7 +102,47 @@ def run_attempt(task: Any, inputs: dict, work: Path, number: int,
             load_proto_from_file(literals_pb2.LiteralMap, str(outputs_file)))
         outputs = TypeEngine.literal_map_to_kwargs(ctx, literal_map,
                                                    task.python_interface.outputs)
-    return Attempt(number, returncode, where["checkpoint"], outputs, log_file.read_text())
+    error_document = (where["outputs"] / "error.pb").exists()
+    return Attempt(number, returncode, where["checkpoint"], outputs, error_document,
+                   log_file.read_text())
+
+
+# Two tasks that fail, each its own way: one raises, one ends its process with a status.
+FAILING_TASKS = '''
+import sys
+
+from flytekit import task
+
+
+@task
+def raises(code: int) -> int:
+    if code:
+        raise ValueError(f"failed with {code}")
+    return code
+
+
+@task
+def exits(code: int) -> int:
+    if code:
+        sys.exit(code)  # SystemExit: not an Exception, flytekit does not catch it
+    return code
+'''
+
+
+def failing_tasks(directory: Path) -> Any:
+    """A module ``failing_tasks`` written to ``directory`` and imported: the tasks
+    ``raises`` and ``exits``. A file of its own, because an attempt's process imports the
+    task by module and name, as a pod does."""
+    import importlib.util
+
+    file = Path(directory, "failing_tasks.py")
+    file.parent.mkdir(parents=True, exist_ok=True)
+    file.write_text(FAILING_TASKS)
+    spec = importlib.util.spec_from_file_location("failing_tasks", file)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["failing_tasks"] = module
+    spec.loader.exec_module(module)
+    return module
 
 
 def _wait(process: subprocess.Popen, kill: bool) -> int:

@@ -12,7 +12,7 @@ import pytest
 from flytekit.exceptions.user import FlyteRecoverableException
 
 from conftest import WIDE_TERMINAL, fresh_dir, machine, run_in_folder
-from evidence import lessons, probes, shapes
+from evidence import attempts, lessons, probes, shapes
 
 NAME = "interruptible/spot_preemption_with_caching"
 STAGES = ["featurize", "train", "evaluate", "publish"]
@@ -135,3 +135,16 @@ def test_an_out_of_range_stage_is_a_one_line_error_naming_the_input():
              if "Invalid value for '--preempt_stage'" in line]
     assert lines and "must be 0 to 4, got 7" in lines[0]
     assert "Traceback" not in run.stderr
+
+
+def test_a_raised_exception_exits_0_with_an_error_document_and_a_crash_without():
+    """How a pod's process ends decides how a cluster counts it: flytekit catches an
+    exception, writes error.pb and exits 0; ``sys.exit(3)`` in a task body escapes it,
+    and the process exits 3 with nothing for Flyte to read (a pod failed with no reason
+    recorded: a system error, as the guide's table says)."""
+    work = fresh_dir("failing")
+    failing = attempts.failing_tasks(work / "module")
+    raised = attempts.run_attempt(failing.raises, {"code": 3}, work / "raised", 0)
+    assert (raised.returncode, raised.error_document, raised.outputs) == (0, True, None)
+    crashed = attempts.run_attempt(failing.exits, {"code": 3}, work / "crashed", 0)
+    assert (crashed.returncode, crashed.error_document, crashed.outputs) == (3, False, None)

@@ -3,11 +3,10 @@ Checkpoint a long task so that its retry resumes
 ================================================
 
 A training loop saves its state after every epoch with flytekit's
-``current_context().checkpoint``; when a spot node is reclaimed, the retry reads what
-the lost attempt saved and carries on from there instead of starting over. Locally
-flytekit never retries and gives every run an empty checkpoint, so the run below starts
-from epoch 0. The question behind it: :ref:`guide-interruptible`; an attempt killed with
-SIGKILL and the next one resuming, run with the cluster's own container command:
+``current_context().checkpoint``; when a spot node is reclaimed, the retry carries on
+from what the lost attempt saved. A local run never retries and starts from epoch 0.
+The question: :ref:`guide-interruptible`; an attempt killed with SIGKILL and the next
+one resuming, run with the cluster's container command:
 :ref:`sphx_glr_auto_evidence_interruptible_interruptible_flyte1_evidence.py`.
 (Flyte 2 twin: :ref:`sphx_glr_auto_examples_interruptible_retries_and_checkpoint.py`.)
 

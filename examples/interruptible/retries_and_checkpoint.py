@@ -2,10 +2,10 @@
 Retry a Flyte 2 task and resume it from its checkpoint
 ======================================================
 
-The training loop of the Flyte 1 checkpoint lesson, written with the ``flyte`` SDK: the
-task saves a checkpoint every epoch with ``flyte.ctx().checkpoint``, fails part-way on
-its first attempt, and its retry resumes from the checkpoint. Unlike flytekit, the
-``flyte`` SDK retries locally, so one local run shows it all. The question behind it:
+The Flyte 1 checkpoint lesson's training loop, with the ``flyte`` SDK: the task saves a
+checkpoint every epoch with ``flyte.ctx().checkpoint``, fails part-way on its first
+attempt, and its retry resumes from the checkpoint. The ``flyte`` SDK retries locally,
+so one local run shows it all. The question behind it:
 :ref:`guide-interruptible`; how the site checks it, and what a cluster receives:
 :ref:`sphx_glr_auto_evidence_interruptible_interruptible_flyte2_evidence.py`. (Flyte 1
 twin: :ref:`sphx_glr_auto_examples_interruptible_checkpoint_resume.py`.)

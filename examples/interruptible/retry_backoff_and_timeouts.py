@@ -4,9 +4,8 @@ Pace Flyte 2 retries with a backoff, bound them with timeouts
 
 A task that calls a busy service fails its first two attempts and succeeds on the
 third. ``flyte.RetryStrategy`` gives it retries and a ``flyte.Backoff`` that spaces them
-out; ``flyte.Timeout`` bounds how long an attempt may run, how long it may wait in the
-queue, and how long all attempts together may take. A local run honours the backoff and
-none of the timeouts. The question behind it: :ref:`guide-interruptible`; how the site
+out; ``flyte.Timeout`` bounds one attempt's run, one attempt's wait in the queue, and
+all attempts together. A local run honours the backoff and none of the timeouts. The question behind it: :ref:`guide-interruptible`; how the site
 checks it, and what a cluster receives:
 :ref:`sphx_glr_auto_evidence_interruptible_interruptible_flyte2_evidence.py`.
 

@@ -2,12 +2,12 @@
 Spot preemptions: cached stages keep what finished
 ==================================================
 
-A four-stage pipeline runs as interruptible (spot) tasks with retries; its last stage,
-which hands the model to the outside world, is pinned on demand. A simulated preemption
-stops the pipeline at its third stage, and a re-run computes only that stage and the one
-after it: the first two come from the cache. Each task body prints a line when it runs,
-so the output shows which ones did. The question behind it: :ref:`guide-interruptible`;
-how the site checks it, the coarse one-task shape and the cost model:
+Four stages run as interruptible (spot) tasks with retries; the last, which hands the
+model to the outside world, is pinned on demand. A simulated preemption stops the
+pipeline at its third stage, and a re-run computes only that stage and the one after
+it: the first two come from the cache. Each task body prints a line when it runs. The
+question: :ref:`guide-interruptible`; the coarse one-task shape, the cost model and how
+the site checks it:
 :ref:`sphx_glr_auto_evidence_interruptible_interruptible_flyte1_evidence.py`.
 
 .. admonition:: Run it

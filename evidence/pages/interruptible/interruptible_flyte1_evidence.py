@@ -4,12 +4,10 @@ Spot tasks in flytekit: the evidence
 
 How the site knows what :ref:`guide-interruptible` says of flytekit, from the lessons
 :ref:`sphx_glr_auto_examples_interruptible_spot_preemption_with_caching.py` and
-:ref:`sphx_glr_auto_examples_interruptible_checkpoint_resume.py`. Their tasks run here
-under a probe that records which task bodies ran and which calls flytekit's local cache
-served, from an empty cache; the same stages run as one coarse task for comparison; the
-flags a cluster receives are compiled; a checkpointed task's attempts run as a cluster's
-pods run them, one of them killed with SIGKILL; and the spot cost model is printed and
-drawn.
+:ref:`sphx_glr_auto_examples_interruptible_checkpoint_resume.py`. Their tasks run under
+a probe of which task bodies ran and which calls the local cache served; the stages run
+again as one coarse task; the flags a cluster receives are compiled; tasks' attempts run
+as a cluster's pods run them, one killed with SIGKILL; the spot cost model is drawn.
 """
 
 # %%
@@ -28,6 +26,7 @@ import pickle
 import tempfile
 from pathlib import Path
 
+import matplotlib.pyplot as plt
 import numpy as np
 from flytekit.exceptions.user import FlyteRecoverableException
 
@@ -37,6 +36,9 @@ from evidence.models import interruptible as model
 spot = lessons.load("interruptible/spot_preemption_with_caching")
 STAGES = list(spot.STAGES)
 scratch = Path(tempfile.mkdtemp(prefix="interruptible-evidence-"))
+# Text large enough to read when a phone shows a figure at half its drawn width.
+READABLE = {"font.size": 14, "axes.titlesize": 15, "axes.labelsize": 14,
+            "xtick.labelsize": 13, "ytick.labelsize": 13, "legend.fontsize": 13}
 
 
 def probed(entity, preempt_stage: int) -> probes.TaskRuns:
@@ -90,8 +92,9 @@ rows = [("fine-grained, run 1", first), ("fine-grained, re-run", rerun),
         ("coarse, run 1", coarse_first), ("coarse, re-run", coarse_rerun)]
 stage_runs = [(label, probes.TaskRuns(bodies=runs.stages, hits=runs.hits))
               for label, runs in rows]
-fig = figures.task_grid(stage_runs, STAGES, "Evaluate preempted in run 1: what the re-run did")
-figures.show(fig)
+with plt.rc_context(READABLE):
+    fig = figures.task_grid(stage_runs, STAGES, "What ran, with evaluate preempted in run 1")
+    figures.show(fig)
 
 # %%
 # .. _interruptible-compiled:
@@ -113,6 +116,23 @@ _, coarse_templates = probes.flytekit_compiled(all_stages)
 meta = coarse_templates["all_stages"].metadata
 print(f"compiled coarse task all_stages: interruptible={meta.interruptible}, "
       f"retries={meta.retries.retries}, cached={meta.discoverable}")
+
+# %%
+# .. _interruptible-crash:
+#
+# A raised exception and a crash, as a pod ends them
+# --------------------------------------------------
+# Whether a cluster counts a failure as a user or a system error starts with how the
+# task's process ends. Two tasks, each run with its serialized container command
+# (``evidence.attempts``, below): one raises ``ValueError``; the other calls
+# ``sys.exit(3)``, whose ``SystemExit`` flytekit does not catch. The first writes the
+# error document Flyte reads and exits 0. The second exits 3 and leaves nothing to read:
+# its pod fails with no reason recorded, a system error, like a reclaimed node.
+failing = attempts.failing_tasks(scratch / "failing")
+for task in (failing.raises, failing.exits):
+    ended = attempts.run_attempt(task, {"code": 3}, scratch / probes.short(task.name), 0)
+    print(f"{probes.short(task.name)}: exit code {ended.returncode}, error document: "
+          f"{'written' if ended.error_document else 'none'}")
 
 # %%
 # .. _checkpoint-attempts:
@@ -210,23 +230,24 @@ print(f"an attempt whose predecessor saved nothing: exit code {nothing.returncod
 # from its checkpoint, the only thing it left behind.
 losses = resumed.outputs["loss_per_epoch"]
 epochs = np.arange(1, N_EPOCHS + 1)
-fig, ax = figures.figure(3.8)
-ax.plot(epochs, fresh.loss_per_epoch, color="#999999", lw=7, alpha=0.45,
-        label="uninterrupted run")
-ax.plot(epochs[:started], losses[:started], "o-", color="#dd8452", ms=7,
-        label="attempt 1 (killed)")
-ax.plot(epochs[started:], losses[started:], "s-", color="#4c72b0", ms=7,
-        label="attempt 2 (resumed)")
-ax.axvline(started + 0.5, color="#c44e52", ls="--", lw=1.2)
-ax.annotate("SIGKILL", (started + 0.5, 0.5), xycoords=("data", "axes fraction"),
-            xytext=(6, 0), textcoords="offset points", color="#c44e52", fontsize=12)
-ax.set_yscale("log")
-ax.set_xlabel("epoch", fontsize=12)
-ax.set_ylabel("mean squared error", fontsize=12)
-ax.tick_params(labelsize=11)
-ax.set_title("Attempt 2 resumes from attempt 1's checkpoint", fontsize=13)
-fig.legend(loc="outside lower center", ncols=3, frameon=False, fontsize=11)
-figures.show(fig)
+with plt.rc_context(READABLE):
+    fig, ax = figures.figure(4.4)
+    ax.plot(epochs, fresh.loss_per_epoch, color="#999999", lw=7, alpha=0.45,
+            label="uninterrupted run")
+    ax.plot(epochs[:started], losses[:started], "o-", color="#dd8452", ms=7,
+            label="attempt 1 (killed)")
+    ax.plot(epochs[started:], losses[started:], "s-", color="#4c72b0", ms=7,
+            label="attempt 2 (resumed)")
+    ax.axvline(started + 0.5, color="#c44e52", ls="--", lw=1.2)
+    ax.annotate("attempt 1 killed\n(SIGKILL)", (started + 0.5, 0.95),
+                xycoords=("data", "axes fraction"), xytext=(8, 0), textcoords="offset points",
+                va="top", color="#c44e52")
+    ax.set_yscale("log")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("mean squared error")
+    ax.set_title("Attempt 2 resumes from attempt 1's checkpoint")
+    fig.legend(loc="outside lower center", ncols=3, frameon=False)
+    figures.show(fig)
 
 # %%
 # .. _interruptible-model:
@@ -239,12 +260,11 @@ figures.show(fig)
 # as a whole. The interruptible guide's calculator computes the same, from these inputs.
 #
 # Assumptions: preemptions are memoryless (a spot node is reclaimed at a constant rate
-# per hour it runs, and an attempt that is hit loses all its work); a task gets
+# per hour it runs; an attempt that is hit loses all its work); a task gets
 # ``spot_attempts`` attempts on spot, then one on demand that always finishes
-# (flytepropeller's defaults give 3 on spot and the 4th on demand, see the guide); Flyte
-# retries each node on its own, so the fine-grained pipeline's unit is one stage and the
-# coarse task's the whole pipeline; every attempt pays the overhead at its node's price;
-# cost is in on-demand node-hours.
+# (flytepropeller's defaults: 3 on spot, the 4th on demand); each node is retried on its
+# own, so the fine-grained unit is one stage, the coarse one the whole pipeline; every
+# attempt pays the overhead at its node's price; cost is in on-demand node-hours.
 #
 # Inputs and their sources: stage run times featurize 15, train 90, evaluate 15, publish
 # 5 minutes (assumed: a cluster-scale version of the lesson); spot price 0.30 of on
@@ -288,12 +308,14 @@ for shape, fine_grained in SHAPES.items():
 # Why the curves rise and then fall. At the published rates a two-hour run is rarely hit,
 # and both shapes cost about the spot price. As the rate grows, spot attempts are hit
 # after running a long while, and that work is done again: cost passes on demand's at
-# the break-even and time peaks where a unit is hit about once per run (a peak per shape,
-# printed below). At still higher rates each spot attempt is hit almost as soon as it
-# starts, so it wastes little time, and the attempt on demand after the spot attempts
-# does the work: cost and time fall back to on demand's. The fall comes from that
-# fall-back; on a backend without one (open-source Flyte 2, see the guide) a task on spot
-# keeps being retried, and time grows with the rate.
+# the break-even, and time peaks where a unit is hit about once per run (printed below).
+#
+# At still higher rates each spot attempt is hit almost as soon as it starts, so it
+# wastes little, and the attempt on demand after the spot attempts does the work: cost
+# and time fall back to on demand's. That fall is the fall-back's doing. On a backend
+# without one (open-source Flyte 2, see the guide) a task keeps being retried on spot,
+# and a unit of ``H`` hours takes ``(e^(rate·H) - 1) / rate`` hours on average: time grows
+# with the rate, without bound.
 rates = np.logspace(-5, 3, 321)
 curves = {shape: [model.on_spot(model.PIPELINE, fine_grained=fine_grained,
                                 preemptions_per_hour=rate, **model.MODEL_INPUTS)
@@ -305,35 +327,34 @@ for shape, estimates in curves.items():
           f"node-hour, {estimates[peak].hours:.2f} h; at {rates[-1]:g}, "
           f"{estimates[-1].hours:.2f} h")
 
-styles = {"coarse": ("#dd8452", "--"), "fine-grained": ("#4c72b0", "-")}
-fig, (cost_ax, time_ax) = figures.figure(6.6, nrows=2, sharex=True)
-for shape, fine_grained in SHAPES.items():
-    color, line = styles[shape]
-    demand = model.on_demand(model.PIPELINE, fine_grained=fine_grained,
-                             overhead_minutes=model.OVERHEAD_MINUTES)
-    cost_ax.plot(rates, [e.cost for e in curves[shape]], line, color=color, lw=2.2,
-                 label=f"{shape} on spot")
-    cost_ax.axhline(demand.cost, color=color, lw=1.2, ls=":")
-    time_ax.plot(rates, [e.hours for e in curves[shape]], line, color=color, lw=2.2)
-    time_ax.axhline(demand.hours, color=color, lw=1.2, ls=":")
-    cost_ax.axvline(model.break_even_rate(model.PIPELINE, fine_grained=fine_grained,
-                                          **model.MODEL_INPUTS),
-                    color=color, lw=1.2, ls="-.")
-for ax in (cost_ax, time_ax):
-    ax.set_xscale("log")
-    ax.axvspan(rates[0], model.rate_from_monthly_fraction(0.20), color="#55a868",
-               alpha=0.15)
-    ax.grid(alpha=0.3)
-    ax.tick_params(labelsize=11)
-cost_ax.text(2e-5, 0.25, "AWS's\nbands", fontsize=12, color="#2d6a3e")
-cost_ax.text(40, 0.25, "falls back\nto on demand", fontsize=12, ha="center",
-             color="#444444")
-cost_ax.set_ylim(0, None)
-cost_ax.set_ylabel("cost (on-demand\nnode-hours)", fontsize=12)
-time_ax.set_ylabel("time (h)", fontsize=12)
-time_ax.set_xlabel("preemptions per node-hour (log scale)", fontsize=12)
-fig.legend(loc="outside lower center", ncols=2, frameon=False, fontsize=12)
-fig.suptitle("MODEL: the pipeline on spot, by preemption rate", fontsize=13)
-figures.show(fig)
+with plt.rc_context(READABLE):
+    styles = {"coarse": ("#dd8452", "--"), "fine-grained": ("#4c72b0", "-")}
+    fig, (cost_ax, time_ax) = figures.figure(7.4, nrows=2, sharex=True)
+    for shape, fine_grained in SHAPES.items():
+        color, line = styles[shape]
+        demand = model.on_demand(model.PIPELINE, fine_grained=fine_grained,
+                                 overhead_minutes=model.OVERHEAD_MINUTES)
+        cost_ax.plot(rates, [e.cost for e in curves[shape]], line, color=color, lw=2.2,
+                     label=f"{shape} on spot")
+        cost_ax.axhline(demand.cost, color=color, lw=1.2, ls=":", label=f"{shape} on demand")
+        time_ax.plot(rates, [e.hours for e in curves[shape]], line, color=color, lw=2.2)
+        time_ax.axhline(demand.hours, color=color, lw=1.2, ls=":")
+        cost_ax.axvline(model.break_even_rate(model.PIPELINE, fine_grained=fine_grained,
+                                              **model.MODEL_INPUTS),
+                        color=color, lw=1.2, ls="-.")
+    for ax in (cost_ax, time_ax):
+        ax.set_xscale("log")
+        ax.axvspan(rates[0], model.rate_from_monthly_fraction(0.20), color="#55a868",
+                   alpha=0.15)
+        ax.grid(alpha=0.3)
+    cost_ax.text(2e-5, 0.25, "AWS's\nbands", color="#2d6a3e")
+    cost_ax.text(40, 0.25, "falls back\nto on demand", ha="center", color="#444444")
+    cost_ax.set_ylim(0, None)
+    cost_ax.set_ylabel("cost (on-demand\nnode-hours)")
+    time_ax.set_ylabel("time (h)")
+    time_ax.set_xlabel("preemptions per node-hour (log scale)")
+    fig.legend(loc="outside lower center", ncols=2, frameon=False)
+    fig.suptitle("MODEL: the pipeline on spot, by preemption rate")
+    figures.show(fig)
 
 # sphinx_gallery_thumbnail_number = 3

@@ -5,10 +5,9 @@ Spot tasks in Flyte 2: the evidence
 How the site knows what :ref:`guide-interruptible` says of the ``flyte`` SDK, from the
 lessons :ref:`sphx_glr_auto_examples_interruptible_retries_and_checkpoint.py` and
 :ref:`sphx_glr_auto_examples_interruptible_retry_backoff_and_timeouts.py`. Their tasks
-run here locally under probes that record each attempt that starts and each wait the
-SDK's local controller makes before a retry; then what a local checkpoint does across
-runs, which settings a local run ignores, and what the SDK serializes for a cluster.
-Whether a backend enforces each setting is read from its source and cited in the guide.
+run locally under probes of each attempt that starts and each wait before a retry; then
+a local checkpoint across runs, the settings a local run ignores, and what the SDK
+serializes for a cluster.
 """
 
 # %%
@@ -30,6 +29,7 @@ from pathlib import Path
 
 import flyte
 import flyte.errors
+import matplotlib.pyplot as plt
 import numpy as np
 
 from evidence import figures, lessons, probes, sdk
@@ -160,12 +160,13 @@ print(f"a task past its max_runtime and deadline (0.1 s each): {outlived.value}"
 # ------------------------------
 # Each local run writes its checkpoint to ``<raw data path>/checkpoint`` and loads only
 # ``<raw data path>/prev_checkpoint``, which the local controller fills just before a
-# retry, by copying the failed attempt's checkpoint there. By default every run gets a
-# raw data path of its own. Given the same path (``with_runcontext(raw_data_path=...)``),
-# a second clean run still starts from nothing; but once a run on that path was retried,
-# its ``prev_checkpoint`` stays, and every later run on the path loads it: the state of
-# the attempt that failed, not of the run that finished. ``fetch`` counts its attempts in
-# its checkpoint, so what it returns shows what it loaded.
+# retry with the failed attempt's checkpoint. By default every run gets a raw data path
+# of its own.
+#
+# Given the same path (``with_runcontext(raw_data_path=...)``), a second clean run still
+# starts from nothing; but once a run on that path was retried, its ``prev_checkpoint``
+# stays, and every later run on the path loads it: the state of the attempt that failed.
+# ``fetch`` counts its attempts in its checkpoint, so its answer shows what it loaded.
 shared = Path(tempfile.mkdtemp(prefix="raw-data-"))
 on_shared = flyte.with_runcontext(raw_data_path=str(shared))
 for label, failures in (("clean run", 0), ("clean run again", 0),
@@ -216,6 +217,8 @@ for flag in ("--checkpoint-path", "--prev-checkpoint"):
 # %%
 # .. _flyte2-backoff-spec:
 #
+# The backoff and the timeouts in the spec
+# ----------------------------------------
 # The backoff and the three timeouts travel with the task: the retry strategy's
 # ``backoff``, the task's ``timeout`` (``max_runtime``) and its ``timeouts``
 # (``queued_timeout`` for ``max_queued_time``, and ``deadline``).
@@ -232,17 +235,20 @@ print(f"spec, fetch: timeout (max_runtime)={meta.timeout.ToTimedelta()}, "
 # The loss per epoch of the retried run, by the attempt that computed it.
 epochs = np.arange(1, len(retried.value) + 1)
 resumed_at = retried.starts[1]
-fig, ax = figures.figure(3.8)
-ax.plot(epochs, uninterrupted.value, color="#999999", lw=7, alpha=0.45,
-        label="run without a failure")
-ax.plot(epochs[:resumed_at], retried.value[:resumed_at], "o-", color="#dd8452", ms=7,
-        label="attempt 1 (failed)")
-ax.plot(epochs[resumed_at:], retried.value[resumed_at:], "s-", color="#4c72b0", ms=7,
-        label="attempt 2 (resumed)")
-ax.set_yscale("log")
-ax.set_xlabel("epoch", fontsize=12)
-ax.set_ylabel("mean squared error", fontsize=12)
-ax.tick_params(labelsize=11)
-ax.set_title("Flyte 2, local run: the retry resumes from the checkpoint", fontsize=13)
-fig.legend(loc="outside lower center", ncols=3, frameon=False, fontsize=11)
-figures.show(fig)
+# Text large enough to read when a phone shows the figure at half its drawn width.
+READABLE = {"font.size": 14, "axes.titlesize": 15, "axes.labelsize": 14,
+            "xtick.labelsize": 13, "ytick.labelsize": 13, "legend.fontsize": 13}
+with plt.rc_context(READABLE):
+    fig, ax = figures.figure(4.4)
+    ax.plot(epochs, uninterrupted.value, color="#999999", lw=7, alpha=0.45,
+            label="run without a failure")
+    ax.plot(epochs[:resumed_at], retried.value[:resumed_at], "o-", color="#dd8452", ms=7,
+            label="attempt 1 (failed)")
+    ax.plot(epochs[resumed_at:], retried.value[resumed_at:], "s-", color="#4c72b0", ms=7,
+            label="attempt 2 (resumed)")
+    ax.set_yscale("log")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("mean squared error")
+    ax.set_title("Flyte 2, local run: the retry resumes")
+    fig.legend(loc="outside lower center", ncols=3, frameon=False)
+    figures.show(fig)
