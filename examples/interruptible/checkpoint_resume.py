@@ -11,24 +11,24 @@ one resuming, run with the cluster's container command:
 (Flyte 2 twin: :ref:`sphx_glr_auto_examples_interruptible_retries_and_checkpoint.py`.)
 
 .. admonition:: Run it
-   :class: run-it
+ :class: run-it
 
-   .. code-block:: sh
-      :caption: Install (Python 3.11 or newer)
+ .. code-block:: sh
+  :caption: Install (Python 3.11 or newer)
 
-      pip install flytekit==1.16.31 numpy==2.4.6
+  pip install flytekit==1.16.31 numpy==2.4.6
 
-   .. code-block:: sh
-      :caption: Run it in the folder you saved it to (in a clone: cd examples/interruptible)
+ .. code-block:: sh
+  :caption: Run it in the folder you saved it to (in a clone: cd examples/interruptible)
 
-      python checkpoint_resume.py
-      pyflyte run checkpoint_resume.py training --n_epochs 8
+  python checkpoint_resume.py
+  pyflyte run checkpoint_resume.py training --n_epochs 8
 
-   .. code-block:: sh
-      :caption: Run it on a Flyte cluster (ImageSpec builds the image with your Docker)
+ .. code-block:: sh
+  :caption: Run it on a Flyte cluster (ImageSpec builds the image with your Docker)
 
-      export FLYTE_IMAGE_REGISTRY=localhost:30000  # where the image goes: the demo's
-      pyflyte run --remote checkpoint_resume.py training --n_epochs 8
+  export FLYTE_IMAGE_REGISTRY=localhost:30000  # where the image goes: the demo's
+  pyflyte run --remote checkpoint_resume.py training --n_epochs 8
 """
 
 # %%
@@ -43,9 +43,9 @@ one resuming, run with the cluster's container command:
 # first attempt, in a new execution and in every local run it returns ``None``.
 #
 # Two details make the resume reliable. A retry sees only the attempt just before it, so
-# the task writes the state it restored at once: an attempt killed before its first epoch
-# ends still passes it on. And when that attempt saved nothing at all, ``read()`` raises
-# ``FlyteDataNotFoundException`` instead of returning ``None``.
+# the task writes the state it restored at once: an attempt killed before its first
+# epoch ends still passes it on. And when that attempt saved nothing at all, ``read()``
+# raises ``FlyteDataNotFoundException`` instead of returning ``None``.
 #
 # The task is interruptible with ``retries=2``. Launch the *workflow*: a task launched
 # on its own (``pyflyte run --remote file.py train``) does not run as interruptible (see

@@ -5,29 +5,30 @@ Pace Flyte 2 retries with a backoff, bound them with timeouts
 A task that calls a busy service fails its first two attempts and succeeds on the
 third. ``flyte.RetryStrategy`` gives it retries and a ``flyte.Backoff`` that spaces them
 out; ``flyte.Timeout`` bounds one attempt's run, one attempt's wait in the queue, and
-all attempts together. A local run honours the backoff and none of the timeouts. The question behind it: :ref:`guide-interruptible`; how the site
-checks it, and what a cluster receives:
+all attempts together. A local run honours the backoff and none of the timeouts. The
+question behind it: :ref:`guide-interruptible`; how the site checks it, and what a
+cluster receives:
 :ref:`sphx_glr_auto_evidence_interruptible_interruptible_flyte2_evidence.py`.
 
 .. admonition:: Run it
-   :class: run-it
+ :class: run-it
 
-   .. code-block:: sh
-      :caption: Install (Python 3.11 or newer)
+ .. code-block:: sh
+  :caption: Install (Python 3.11 or newer)
 
-      pip install flyte==2.12.1
+  pip install flyte==2.12.1
 
-   .. code-block:: sh
-      :caption: Run it in the folder you saved it to (in a clone: cd examples/interruptible)
+ .. code-block:: sh
+  :caption: Run it in the folder you saved it to (in a clone: cd examples/interruptible)
 
-      python retry_backoff_and_timeouts.py
-      flyte run --local retry_backoff_and_timeouts.py fetch --failures 2
+  python retry_backoff_and_timeouts.py
+  flyte run --local retry_backoff_and_timeouts.py fetch --failures 2
 
-   .. code-block:: sh
-      :caption: Run it on a Flyte 2 cluster (after ``flyte create config``)
+ .. code-block:: sh
+  :caption: Run it on a Flyte 2 cluster (after ``flyte create config``)
 
-      export FLYTE_IMAGE_REGISTRY=localhost:30000  # where the image goes: the devbox's
-      flyte run retry_backoff_and_timeouts.py fetch --failures 2
+  export FLYTE_IMAGE_REGISTRY=localhost:30000  # where the image goes: the devbox's
+  flyte run retry_backoff_and_timeouts.py fetch --failures 2
 """
 
 # %%
@@ -58,7 +59,9 @@ env = flyte.TaskEnvironment(
     name="busy_service",
     image=flyte.Image.from_debian_base(),  # flyte only: the task needs nothing else
 )
-BACKOFF = flyte.Backoff(base=timedelta(seconds=0.2), factor=3.0, cap=timedelta(minutes=1))
+BACKOFF = flyte.Backoff(
+    base=timedelta(seconds=0.2), factor=3.0, cap=timedelta(minutes=1)
+)
 
 
 @env.task(
@@ -71,7 +74,8 @@ BACKOFF = flyte.Backoff(base=timedelta(seconds=0.2), factor=3.0, cap=timedelta(m
 )
 def fetch(failures: int = 2) -> str:
     if not 0 <= failures <= 4:  # retrying cannot fix a bad input: fail at once
-        raise flyte.errors.NonRecoverableError(f"failures must be 0 to 4, got {failures}")
+        raise flyte.errors.NonRecoverableError(
+            f"failures must be 0 to 4, got {failures}")
     checkpoint = flyte.ctx().checkpoint
     saved = checkpoint.load_sync()  # None on a first attempt
     attempt = int(saved.read_text()) + 1 if saved else 1
