@@ -12,6 +12,10 @@ written once and imported by the build (``_ext/``), the evidence pages
 - ``lessons``: the lesson scripts, loaded as modules without running them;
 - ``probes``: one probe per kind of fact (task bodies run and cache hits, compiled specs,
   literal sizes);
+- ``attempts``: a flytekit task's attempts run as a cluster's pods run them, one killed
+  with SIGKILL after a given checkpoint write;
+- ``shapes``: other shapes of a lesson's workflow, defined for comparison (the spot
+  lesson's stages as one coarse task);
 - ``models``: the cost models behind the figures and the guides' calculators;
 - ``figures``: the house figure size and the checks every figure passes.
 """

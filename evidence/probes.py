@@ -3,6 +3,8 @@
 - ``flytekit_runs()`` / ``flyte_runs()``: which task bodies ran and which calls the local
   cache served, while a block runs (no log parsing: ``evidence.sdk`` hooks the SDKs);
 - ``in_flight()``: how many bodies of each task ran at once (a count, not a clock);
+- ``flyte_retry_waits()``: how long the flyte SDK's local controller waited before each
+  retry;
 - ``flytekit_compiled(entity)`` / ``flyte_spec(task)``: what registration would send a
   cluster, compiled offline;
 - ``flytekit_literal(value, type)`` / ``flyte_literal(value, type)``: the literal a value
@@ -111,6 +113,15 @@ def in_flight() -> Iterator[InFlight]:
 
     with sdk.watch_body_spans(on_start, on_end):
         yield record
+
+
+@contextlib.contextmanager
+def flyte_retry_waits() -> Iterator[list[float]]:
+    """The delays, in seconds, the flyte SDK's local controller waited before each retry
+    while the block ran, in order."""
+    waits: list[float] = []
+    with sdk.watch_flyte_retry_waits(waits.append):
+        yield waits
 
 
 # ------------------------------------------------------------------------------------------

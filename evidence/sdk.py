@@ -45,6 +45,14 @@ NAMES = {
     "flyte.cache_key": ("flyte", "flyte._internal.runtime.convert:generate_cache_key_hash"),
     # Where a task body runs, once per attempt.
     "flyte.task_execute": ("flyte", "flyte._task:AsyncFunctionTaskTemplate.execute"),
+    # The local controller waits before a retry with asyncio.sleep, its only sleep; the
+    # fallback pacing when a task sets no flyte.Backoff.
+    "flyte.local_controller_asyncio": (
+        "flyte", "flyte._internal.controllers._local_controller:asyncio"),
+    "flyte.local_retry_first_wait": (
+        "flyte", "flyte._internal.controllers._local_controller:_MIN_BACKOFF_ON_ERR_SEC"),
+    "flyte.local_retry_factor": (
+        "flyte", "flyte._internal.controllers._local_controller:_BACKOFF_MULTIPLIER"),
     # Local runs write to /tmp/flyte unless given paths (_Runner.__init__ sets the defaults).
     "flyte.runner": ("flyte", "flyte._run:_Runner.__init__"),
     # How the SDK names a task's module: from the module's __file__.
@@ -292,6 +300,40 @@ def watch_body_spans(on_start: Callable[[str], None],
             _wrapped("flytekit.async_function_task", flytekit_span), \
             _wrapped("flyte.task_execute", flyte_span):
         yield
+
+
+class _RecordingAsyncio:
+    """The asyncio module as the local controller sees it, with ``sleep`` reported."""
+
+    def __init__(self, real: Any, on_wait: Callable[[float], None]):
+        self._real, self._on_wait = real, on_wait
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real, name)
+
+    async def sleep(self, delay: float, *args: Any, **kwargs: Any) -> Any:
+        self._on_wait(delay)
+        return await self._real.sleep(delay, *args, **kwargs)
+
+
+@contextlib.contextmanager
+def watch_flyte_retry_waits(on_wait: Callable[[float], None]) -> Iterator[None]:
+    """Call ``on_wait(seconds)`` each time the flyte SDK's local controller waits before a
+    retry, with the delay it waits (its only ``asyncio.sleep``, in
+    ``LocalController.submit``)."""
+    module, name = _owner("flyte.local_controller_asyncio")
+    real = getattr(module, name)
+    setattr(module, name, _RecordingAsyncio(real, on_wait))
+    try:
+        yield
+    finally:
+        setattr(module, name, real)
+
+
+def flyte_local_retry_fallback() -> tuple[float, float]:
+    """The local controller's pacing for a task without a ``flyte.Backoff``: the first
+    wait in seconds, and the factor each next wait grows by."""
+    return resolve("flyte.local_retry_first_wait"), resolve("flyte.local_retry_factor")
 
 
 # ------------------------------------------------------------------------------------------

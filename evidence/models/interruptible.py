@@ -1,10 +1,11 @@
 """Model: expected cost and time of a pipeline on spot nodes.
 
-A MODEL, not a measurement, for the workflow as written: ``featurize``, ``train`` and
-``evaluate`` may run on spot, ``publish`` runs on demand; the coarse alternative is
-``all_stages``, one task on spot as a whole. The functions below are the model; the
-interruptible guide's calculator computes the same, with this example's inputs as its
-defaults.
+A MODEL, not a measurement, for the spot lesson's workflow as written
+(``examples/interruptible/spot_preemption_with_caching.py``): ``featurize``, ``train``
+and ``evaluate`` may run on spot, ``publish`` runs on demand; the coarse alternative is
+``all_stages`` (``evidence.shapes``), one task on spot as a whole. The functions below are
+the model; the Flyte 1 evidence page prints and draws it, and the interruptible guide's
+calculator computes the same, starting from these inputs (``calculator_defaults()``).
 
 Assumptions:
 
@@ -14,7 +15,9 @@ Assumptions:
 - A task (a *unit*) gets ``spot_attempts`` attempts on spot, then one on demand that
   always finishes. With flytepropeller's defaults (``max-node-retries-system-failures:
   3``, ``interruptible-failure-threshold: -1``) a node that keeps being preempted
-  makes 3 attempts on spot and its 4th on demand (see the guide).
+  makes 3 attempts on spot and its 4th on demand (see the guide). That fall-back is Flyte
+  1's: open-source Flyte 2 (v2.0.43) has none, and retries a preempted task on spot
+  without limit, which the model does not describe.
 - Flyte retries each node on its own, so a fine-grained pipeline's unit is one stage,
   cache or no cache; the coarse task's unit is the whole pipeline.
 - Every attempt pays ``overhead_minutes`` (pod start, moving inputs and outputs) at
@@ -26,7 +29,7 @@ Assumptions:
 Inputs, and where they come from:
 
 - Stage run times: featurize 15, train 90, evaluate 15, publish 5 minutes. Assumed: a
-  cluster-scale version of this pipeline, with training the long stage as it is here.
+  cluster-scale version of the lesson's pipeline, with training the long stage.
 - Spot price: 0.30 of on demand. Assumed, inside the providers' ranges: AWS says Spot
   is "up to 90%" cheaper than On-Demand (https://aws.amazon.com/ec2/spot/).
 - Preemption rate: AWS's Spot Instance Advisor publishes, per instance type and

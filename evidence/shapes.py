@@ -1,0 +1,41 @@
+"""Other shapes of a lesson's workflow, defined for comparison by the evidence pages and
+the tests, once.
+
+The spot lesson splits its pipeline into four tasks. ``coarse_spot_task`` is the same
+work as one interruptible task: it calls the lesson's stage functions directly, so both
+shapes do exactly the same work, and it is defined in the lesson's module, as an edit to
+the lesson's file would define it. Inside one task the stages are not tasks of their own,
+so a probe sees one body; ``stages_that_ran`` reads which stages did their work from the
+labelled line each stage body prints when it runs.
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+from typing import Any
+
+from evidence import lessons
+
+COARSE_SPOT = '''
+@task(container_image=image, interruptible=True, retries=3)
+def all_stages(preempt_stage: int) -> str:
+    features = featurize.task_function(preempt_stage=preempt_stage)
+    model = train.task_function(features=features, preempt_stage=preempt_stage)
+    accuracy = evaluate.task_function(
+        model=model, features=features, preempt_stage=preempt_stage)
+    return publish.task_function(
+        model=model, accuracy=accuracy, preempt_stage=preempt_stage)
+'''
+
+
+def coarse_spot_task(lesson: ModuleType) -> Any:
+    """The spot lesson's four stages as one interruptible task, ``all_stages``; not
+    cached: its entry would be written only when all four succeed, and a hit would skip
+    the side effect."""
+    return lessons.redefine(lesson, COARSE_SPOT)["all_stages"]
+
+
+def stages_that_ran(printed: str, stages: list[str]) -> list[str]:
+    """The stages whose body printed its ``<stage> ran...`` line, in order."""
+    names = [line.split(" ran", 1)[0] for line in printed.splitlines() if " ran" in line]
+    return [name for name in names if name in stages]
