@@ -17,7 +17,7 @@ from pathlib import Path
 
 BOX = re.compile(r"^\.\. admonition:: Run it\n((?:[ \t]+.*\n|[ \t]*\n)*)", re.M)
 BLOCK = re.compile(r"\.\. code-block:: sh\n[ \t]+:caption: (.+)\n((?:(?![ \t]*\.\. ).*\n)*)")
-CAPTIONS = ("Install (Python 3.11 or newer)", "Run it in the folder you saved it to",
+CAPTIONS = ("Install (Python 3.11 or newer)", "Run it where you saved it",
             "Run it on a Flyte")
 
 

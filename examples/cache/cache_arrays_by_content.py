@@ -18,7 +18,7 @@ The question behind it: :ref:`guide-caching`; how the site checks it:
       pip install flytekit==1.16.31 scikit-learn==1.9.1
 
    .. code-block:: sh
-      :caption: Run it in the folder you saved it to (in a clone: cd examples/cache)
+      :caption: Run it where you saved it (in a clone: cd examples/cache)
 
       python cache_arrays_by_content.py
       pyflyte run cache_arrays_by_content.py ink_by_content

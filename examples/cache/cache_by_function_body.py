@@ -17,14 +17,14 @@ path. The question behind it: :ref:`guide-caching`; which edits re-run the task,
       pip install flyte==2.12.1
 
    .. code-block:: sh
-      :caption: Run it in the folder you saved it to (in a clone: cd examples/cache)
+      :caption: Run it where you saved it (in a clone: cd examples/cache)
 
       python cache_by_function_body.py
       flyte run --local cache_by_function_body.py count_words \
           --text "The cat sat on the mat"
 
    .. code-block:: sh
-      :caption: Run it on a Flyte 2 cluster (after flyte create config)
+      :caption: Run it on a Flyte 2 cluster (after ``flyte create config``)
 
       export FLYTE_IMAGE_REGISTRY=localhost:30000  # where flyte run pushes the image
       flyte run cache_by_function_body.py count_words --text "The cat sat on the mat"

@@ -17,13 +17,13 @@ how the site checks it: :ref:`sphx_glr_auto_evidence_cache_cache_flyte2_evidence
       pip install flyte==2.12.1
 
    .. code-block:: sh
-      :caption: Run it in the folder you saved it to (in a clone: cd examples/cache)
+      :caption: Run it where you saved it (in a clone: cd examples/cache)
 
       python cache_each_map_element.py
       flyte run --local cache_each_map_element.py count_all --titles '["Dune", "Emma"]'
 
    .. code-block:: sh
-      :caption: Run it on a Flyte 2 cluster (after flyte create config)
+      :caption: Run it on a Flyte 2 cluster (after ``flyte create config``)
 
       export FLYTE_IMAGE_REGISTRY=localhost:30000  # where flyte run pushes the image
       flyte run cache_each_map_element.py count_all --titles '["Dune", "Emma"]'

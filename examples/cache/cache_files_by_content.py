@@ -19,13 +19,13 @@ key instead. The Flyte 1 twin:
       pip install flyte==2.12.1
 
    .. code-block:: sh
-      :caption: Run it in the folder you saved it to (in a clone: cd examples/cache)
+      :caption: Run it where you saved it (in a clone: cd examples/cache)
 
       python cache_files_by_content.py
       flyte run --local cache_files_by_content.py lines_by_content --n_lines 3
 
    .. code-block:: sh
-      :caption: Run it on a Flyte 2 cluster (after flyte create config)
+      :caption: Run it on a Flyte 2 cluster (after ``flyte create config``)
 
       export FLYTE_IMAGE_REGISTRY=localhost:30000  # where flyte run pushes the image
       flyte run cache_files_by_content.py lines_by_content --n_lines 3

@@ -17,7 +17,7 @@ it: :ref:`sphx_glr_auto_evidence_cache_cache_flyte1_evidence.py`.
       pip install flytekit==1.16.31 scikit-learn==1.9.1
 
    .. code-block:: sh
-      :caption: Run it in the folder you saved it to (in a clone: cd examples/cache)
+      :caption: Run it where you saved it (in a clone: cd examples/cache)
 
       python rerun_with_caching.py
       pyflyte run rerun_with_caching.py digits_pipeline --n_trees 100

@@ -17,7 +17,7 @@ runs. The question behind it: :ref:`guide-decomposition`; how the site checks it
       pip install flytekit==1.16.31 scikit-learn==1.9.1
 
    .. code-block:: sh
-      :caption: Run it in the folder you saved it to (in a clone: cd examples/decompose)
+      :caption: Run it where you saved it (in a clone: cd examples/decompose)
 
       python decompose_training_and_inference.py
       pyflyte run decompose_training_and_inference.py train_then_predict \

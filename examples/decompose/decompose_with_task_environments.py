@@ -19,16 +19,16 @@ checks it: :ref:`sphx_glr_auto_evidence_decompose_decompose_flyte2_evidence.py`.
       pip install flyte==2.12.1 scikit-learn==1.9.1
 
    .. code-block:: sh
-      :caption: Run it in the folder you saved it to (in a clone: cd examples/decompose)
+      :caption: Run it where you saved it (in a clone: cd examples/decompose)
 
       python decompose_with_task_environments.py
       flyte run --local decompose_with_task_environments.py train_then_predict \
           --n_trees 40 --min_confidence 0.5
 
    .. code-block:: sh
-      :caption: Run it on a Flyte 2 cluster (after flyte create config)
+      :caption: Run it on a Flyte 2 cluster (after ``flyte create config``)
 
-      export FLYTE_IMAGE_REGISTRY=localhost:30000  # where the image goes: the demo's
+      export FLYTE_IMAGE_REGISTRY=localhost:30000  # where flyte run pushes the image
       flyte run decompose_with_task_environments.py train_then_predict \
           --n_trees 40 --min_confidence 0.5
 """

@@ -18,7 +18,7 @@ task body prints a line when it runs. The question behind it:
       pip install flytekit==1.16.31 scikit-learn==1.9.1
 
    .. code-block:: sh
-      :caption: Run it in the folder you saved it to (in a clone: cd examples/decompose)
+      :caption: Run it where you saved it (in a clone: cd examples/decompose)
 
       python decompose_workflow_as_subworkflow_or_launch_plan.py
       pyflyte run decompose_workflow_as_subworkflow_or_launch_plan.py two_thresholds \

@@ -11,24 +11,24 @@ one resuming, run with the cluster's container command:
 (Flyte 2 twin: :ref:`sphx_glr_auto_examples_interruptible_retries_and_checkpoint.py`.)
 
 .. admonition:: Run it
- :class: run-it
+   :class: run-it
 
- .. code-block:: sh
-  :caption: Install (Python 3.11 or newer)
+   .. code-block:: sh
+      :caption: Install (Python 3.11 or newer)
 
-  pip install flytekit==1.16.31 numpy==2.4.6
+      pip install flytekit==1.16.31 numpy==2.4.6
 
- .. code-block:: sh
-  :caption: Run it in the folder you saved it to (in a clone: cd examples/interruptible)
+   .. code-block:: sh
+      :caption: Run it where you saved it (in a clone: cd examples/interruptible)
 
-  python checkpoint_resume.py
-  pyflyte run checkpoint_resume.py training --n_epochs 8
+      python checkpoint_resume.py
+      pyflyte run checkpoint_resume.py training --n_epochs 8
 
- .. code-block:: sh
-  :caption: Run it on a Flyte cluster (ImageSpec builds the image with your Docker)
+   .. code-block:: sh
+      :caption: Run it on a Flyte cluster (ImageSpec builds the image with your Docker)
 
-  export FLYTE_IMAGE_REGISTRY=localhost:30000  # where the image goes: the demo's
-  pyflyte run --remote checkpoint_resume.py training --n_epochs 8
+      export FLYTE_IMAGE_REGISTRY=localhost:30000  # where the image goes: the demo's
+      pyflyte run --remote checkpoint_resume.py training --n_epochs 8
 """
 
 # %%

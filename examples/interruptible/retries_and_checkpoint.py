@@ -11,24 +11,24 @@ so one local run shows it all. The question behind it:
 twin: :ref:`sphx_glr_auto_examples_interruptible_checkpoint_resume.py`.)
 
 .. admonition:: Run it
- :class: run-it
+   :class: run-it
 
- .. code-block:: sh
-  :caption: Install (Python 3.11 or newer)
+   .. code-block:: sh
+      :caption: Install (Python 3.11 or newer)
 
-  pip install flyte==2.12.1 numpy==2.4.6
+      pip install flyte==2.12.1 numpy==2.4.6
 
- .. code-block:: sh
-  :caption: Run it in the folder you saved it to (in a clone: cd examples/interruptible)
+   .. code-block:: sh
+      :caption: Run it where you saved it (in a clone: cd examples/interruptible)
 
-  python retries_and_checkpoint.py
-  flyte run --local retries_and_checkpoint.py train --fail_after 3
+      python retries_and_checkpoint.py
+      flyte run --local retries_and_checkpoint.py train --fail_after 3
 
- .. code-block:: sh
-  :caption: Run it on a Flyte 2 cluster (after ``flyte create config``)
+   .. code-block:: sh
+      :caption: Run it on a Flyte 2 cluster (after ``flyte create config``)
 
-  export FLYTE_IMAGE_REGISTRY=localhost:30000  # where the image goes: the demo's
-  flyte run retries_and_checkpoint.py train --fail_after 3
+      export FLYTE_IMAGE_REGISTRY=localhost:30000  # where flyte run pushes the image
+      flyte run retries_and_checkpoint.py train --fail_after 3
 """
 
 # %%

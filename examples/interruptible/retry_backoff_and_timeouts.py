@@ -11,24 +11,24 @@ cluster receives:
 :ref:`sphx_glr_auto_evidence_interruptible_interruptible_flyte2_evidence.py`.
 
 .. admonition:: Run it
- :class: run-it
+   :class: run-it
 
- .. code-block:: sh
-  :caption: Install (Python 3.11 or newer)
+   .. code-block:: sh
+      :caption: Install (Python 3.11 or newer)
 
-  pip install flyte==2.12.1
+      pip install flyte==2.12.1
 
- .. code-block:: sh
-  :caption: Run it in the folder you saved it to (in a clone: cd examples/interruptible)
+   .. code-block:: sh
+      :caption: Run it where you saved it (in a clone: cd examples/interruptible)
 
-  python retry_backoff_and_timeouts.py
-  flyte run --local retry_backoff_and_timeouts.py fetch --failures 2
+      python retry_backoff_and_timeouts.py
+      flyte run --local retry_backoff_and_timeouts.py fetch --failures 2
 
- .. code-block:: sh
-  :caption: Run it on a Flyte 2 cluster (after ``flyte create config``)
+   .. code-block:: sh
+      :caption: Run it on a Flyte 2 cluster (after ``flyte create config``)
 
-  export FLYTE_IMAGE_REGISTRY=localhost:30000  # where the image goes: the devbox's
-  flyte run retry_backoff_and_timeouts.py fetch --failures 2
+      export FLYTE_IMAGE_REGISTRY=localhost:30000  # where the image goes: the devbox's
+      flyte run retry_backoff_and_timeouts.py fetch --failures 2
 """
 
 # %%

@@ -11,24 +11,24 @@ the site checks it:
 :ref:`sphx_glr_auto_evidence_interruptible_interruptible_flyte1_evidence.py`.
 
 .. admonition:: Run it
- :class: run-it
+   :class: run-it
 
- .. code-block:: sh
-  :caption: Install (Python 3.11 or newer)
+   .. code-block:: sh
+      :caption: Install (Python 3.11 or newer)
 
-  pip install flytekit==1.16.31 scikit-learn==1.9.1
+      pip install flytekit==1.16.31 scikit-learn==1.9.1
 
- .. code-block:: sh
-  :caption: Run it in the folder you saved it to (in a clone: cd examples/interruptible)
+   .. code-block:: sh
+      :caption: Run it where you saved it (in a clone: cd examples/interruptible)
 
-  python spot_preemption_with_caching.py
-  pyflyte run spot_preemption_with_caching.py pipeline
+      python spot_preemption_with_caching.py
+      pyflyte run spot_preemption_with_caching.py pipeline
 
- .. code-block:: sh
-  :caption: Run it on a Flyte cluster (ImageSpec builds the image with your Docker)
+   .. code-block:: sh
+      :caption: Run it on a Flyte cluster (ImageSpec builds the image with your Docker)
 
-  export FLYTE_IMAGE_REGISTRY=localhost:30000  # where the image goes: the demo's
-  pyflyte run --remote spot_preemption_with_caching.py pipeline
+      export FLYTE_IMAGE_REGISTRY=localhost:30000  # where the image goes: the demo's
+      pyflyte run --remote spot_preemption_with_caching.py pipeline
 """
 
 # %%

@@ -10,25 +10,25 @@ the tasks return. The question behind it: :ref:`guide-parallelism`; how the site
 it: :ref:`sphx_glr_auto_evidence_parallelize_parallelize_flyte1_evidence.py`.
 
 .. admonition:: Run it
-  :class: run-it
+   :class: run-it
 
-  .. code-block:: sh
-    :caption: Install (Python 3.11 or newer)
+   .. code-block:: sh
+      :caption: Install (Python 3.11 or newer)
 
-    pip install flytekit==1.16.31 scikit-learn==1.9.1
+      pip install flytekit==1.16.31 scikit-learn==1.9.1
 
-  .. code-block:: sh
-    :caption: Run it in the folder you saved it to (in a clone: cd examples/parallelize)
+   .. code-block:: sh
+      :caption: Run it where you saved it (in a clone: cd examples/parallelize)
 
-    python data_dependent_fan_out_dynamic_vs_eager.py
-    pyflyte run data_dependent_fan_out_dynamic_vs_eager.py grow_until --target 0.9
+      python data_dependent_fan_out_dynamic_vs_eager.py
+      pyflyte run data_dependent_fan_out_dynamic_vs_eager.py grow_until --target 0.9
 
-  .. code-block:: sh
-    :caption: Run it on a Flyte cluster (ImageSpec builds the image with your Docker)
+   .. code-block:: sh
+      :caption: Run it on a Flyte cluster (ImageSpec builds the image with your Docker)
 
-    export FLYTE_IMAGE_REGISTRY=localhost:30000  # where the image goes: the demo's
-    pyflyte run --remote data_dependent_fan_out_dynamic_vs_eager.py grow_until \
-        --target 0.9
+      export FLYTE_IMAGE_REGISTRY=localhost:30000  # where the image goes: the demo's
+      pyflyte run --remote data_dependent_fan_out_dynamic_vs_eager.py grow_until \
+          --target 0.9
 """
 
 # %%

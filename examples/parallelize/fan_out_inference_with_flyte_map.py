@@ -10,25 +10,25 @@ the parent decides how many it tolerates. The question behind it:
 :ref:`sphx_glr_auto_evidence_parallelize_parallelize_flyte2_evidence.py`.
 
 .. admonition:: Run it
-  :class: run-it
+   :class: run-it
 
-  .. code-block:: sh
-    :caption: Install (Python 3.11 or newer)
+   .. code-block:: sh
+      :caption: Install (Python 3.11 or newer)
 
-    pip install flyte==2.12.1 scikit-learn==1.9.1
+      pip install flyte==2.12.1 scikit-learn==1.9.1
 
-  .. code-block:: sh
-    :caption: Run it in the folder you saved it to (in a clone: cd examples/parallelize)
+   .. code-block:: sh
+      :caption: Run it where you saved it (in a clone: cd examples/parallelize)
 
-    python fan_out_inference_with_flyte_map.py
-    flyte run --local fan_out_inference_with_flyte_map.py batch_inference \
-        --failing_batch 7
+      python fan_out_inference_with_flyte_map.py
+      flyte run --local fan_out_inference_with_flyte_map.py batch_inference \
+          --failing_batch 7
 
-  .. code-block:: sh
-    :caption: Run it on a Flyte 2 cluster (after flyte create config)
+   .. code-block:: sh
+      :caption: Run it on a Flyte 2 cluster (after ``flyte create config``)
 
-    export FLYTE_IMAGE_REGISTRY=localhost:30000  # where the image goes: the demo's
-    flyte run fan_out_inference_with_flyte_map.py batch_inference --failing_batch 7
+      export FLYTE_IMAGE_REGISTRY=localhost:30000  # where flyte run pushes the image
+      flyte run fan_out_inference_with_flyte_map.py batch_inference --failing_batch 7
 """
 
 # %%

@@ -9,26 +9,26 @@ trained model, ``concurrency`` caps the batches running at once on a cluster, an
 :ref:`sphx_glr_auto_evidence_parallelize_parallelize_flyte1_evidence.py`.
 
 .. admonition:: Run it
-  :class: run-it
+   :class: run-it
 
-  .. code-block:: sh
-    :caption: Install (Python 3.11 or newer)
+   .. code-block:: sh
+      :caption: Install (Python 3.11 or newer)
 
-    pip install flytekit==1.16.31 scikit-learn==1.9.1
+      pip install flytekit==1.16.31 scikit-learn==1.9.1
 
-  .. code-block:: sh
-    :caption: Run it in the folder you saved it to (in a clone: cd examples/parallelize)
+   .. code-block:: sh
+      :caption: Run it where you saved it (in a clone: cd examples/parallelize)
 
-    python fan_out_inference_with_map_task.py
-    pyflyte run fan_out_inference_with_map_task.py batch_inference \
-        --n_batches 10 --failing_batch 7
+      python fan_out_inference_with_map_task.py
+      pyflyte run fan_out_inference_with_map_task.py batch_inference \
+          --n_batches 10 --failing_batch 7
 
-  .. code-block:: sh
-    :caption: Run it on a Flyte cluster (ImageSpec builds the image with your Docker)
+   .. code-block:: sh
+      :caption: Run it on a Flyte cluster (ImageSpec builds the image with your Docker)
 
-    export FLYTE_IMAGE_REGISTRY=localhost:30000  # where the image goes: the demo's
-    pyflyte run --remote fan_out_inference_with_map_task.py batch_inference \
-        --n_batches 10 --failing_batch 7
+      export FLYTE_IMAGE_REGISTRY=localhost:30000  # where the image goes: the demo's
+      pyflyte run --remote fan_out_inference_with_map_task.py batch_inference \
+          --n_batches 10 --failing_batch 7
 """
 
 # %%

@@ -10,24 +10,24 @@ The question behind it: :ref:`guide-parallelism`; how the site checks it:
 :ref:`sphx_glr_auto_evidence_parallelize_parallelize_flyte2_evidence.py`.
 
 .. admonition:: Run it
-  :class: run-it
+   :class: run-it
 
-  .. code-block:: sh
-    :caption: Install (Python 3.11 or newer)
+   .. code-block:: sh
+      :caption: Install (Python 3.11 or newer)
 
-    pip install flyte==2.12.1
+      pip install flyte==2.12.1
 
-  .. code-block:: sh
-    :caption: Run it in the folder you saved it to (in a clone: cd examples/parallelize)
+   .. code-block:: sh
+      :caption: Run it where you saved it (in a clone: cd examples/parallelize)
 
-    python limit_flyte2_concurrency.py
-    flyte run --local limit_flyte2_concurrency.py fan_out --n 6 --concurrency 3
+      python limit_flyte2_concurrency.py
+      flyte run --local limit_flyte2_concurrency.py fan_out --n 6 --concurrency 3
 
-  .. code-block:: sh
-    :caption: Run it on a Flyte 2 cluster (after flyte create config)
+   .. code-block:: sh
+      :caption: Run it on a Flyte 2 cluster (after ``flyte create config``)
 
-    export FLYTE_IMAGE_REGISTRY=localhost:30000  # where the image goes: the demo's
-    flyte run limit_flyte2_concurrency.py fan_out --n 6 --concurrency 3
+      export FLYTE_IMAGE_REGISTRY=localhost:30000  # where flyte run pushes the image
+      flyte run limit_flyte2_concurrency.py fan_out --n 6 --concurrency 3
 """
 
 # %%
