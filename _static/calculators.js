@@ -5,21 +5,21 @@
    computes on every edit, keeps the inputs in the page URL's query string (so a filled-in
    calculator can be shared) and reads them back on load.
 
-   The models are the Python functions in the examples, mirrored one for one: each function
-   below has the name of the Python function it mirrors, and keeps its operations in the same
-   order, so that the same IEEE arithmetic gives the same numbers.
-   tests/test_calculators.py runs both on a grid of inputs and requires them to agree.
+   The models are the Python functions of evidence/models/, mirrored one for one: each
+   function below has the name of the Python function it mirrors, and keeps its operations in
+   the same order, so that the same IEEE arithmetic gives the same numbers.
+   tests/test_calculators.py runs both on a grid of inputs and requires them to agree, and
+   checks every sentence a calculator says against the table beside it.
 
-   window.calculatorInputs (_static/calculator-inputs.js, written by the build) holds the
-   inputs each example ran with: the calculators' defaults.
+   window.calculatorInputs (_static/calculator-inputs.js, written by the build) holds each
+   model's defaults: what its evidence page prints, and where each calculator starts.
 */
 "use strict";
 (() => {
   // ==========================================================================================
   // Models
 
-  // ---- examples/fan_out_inference_with_map_task.py, "Model: batch size, wall time and
-  //      pod-minutes on a cluster" --------------------------------------------------------
+  // ---- evidence/models/parallelism.py: batch size, wall time and pod-minutes on a cluster --
   const parallelism = (() => {
     const MIN_WORK_PER_START_UP = 10;
 
@@ -75,7 +75,7 @@
       return Math.min(items, Math.max(fastest, floor));
     }
 
-    // describe: the line the example prints for a batch size
+    // describe: one batch size, as the Python model's describe (the evidence page prints it)
     function describe(batch_size, inputs) {
       const {items, seconds_per_item, start_up_s, concurrency, launch_rate_per_s} = inputs;
       const wall_min = wall_time_s(items, batch_size, seconds_per_item, start_up_s,
@@ -83,14 +83,14 @@
       const cost = pod_minutes(items, batch_size, seconds_per_item, start_up_s);
       const tasks = tasks_for(items, batch_size);
       return `${fixed(batch_size, 0)} per task, ${fixed(tasks, 0)} tasks, ` +
-             `${fixed(wall_min, 1, false)} min, ${fixed(cost, 0)} pod-min`;
+             `${fixed(wall_min, 1)} min, ${fixed(cost, 0)} pod-min`;
     }
 
     return {MIN_WORK_PER_START_UP, tasks_for, wall_time_s, pod_minutes, fastest_batch_size,
             batch_size_to_use, describe};
   })();
 
-  // ---- examples/spot_preemption_with_caching.py, "Model: expected cost and time on spot" --
+  // ---- evidence/models/interruptible.py: expected cost and time on spot --------------------
   // Stages are {name, minutes, interruptible}; estimates are {cost, hours}.
   const interruptible = (() => {
     const MAX_RATE = 1000.0;
@@ -195,8 +195,8 @@
             break_even_rate};
   })();
 
-  // ---- examples/decompose_training_and_inference.py, "Model: when do two tasks beat
-  //      one?" Steps are {seconds, cpu, memory_gib}; overhead is {pod_start_s,
+  // ---- evidence/models/decomposition.py: when do two tasks beat one? Steps are
+  //      {seconds, cpu, memory_gib}; overhead is {pod_start_s,
   //      transfer_mb_per_s, usd_per_cpu_hour, usd_per_gib_hour}; choices {seconds, usd}. -----
   const decomposition = (() => {
     // usd_per_second
@@ -237,31 +237,47 @@
       return {seconds, usd: seconds * rate};
     }
 
-    // break_even_second_seconds: how long the second step must run for two tasks to cost no
-    // more than one; null when no run time does, 0 when the split is cheaper at any
-    function break_even_second_seconds(first, second, handoff_bytes, overhead) {
+    // break_even_seconds: for each step ("first", "second"), how long it must run, the
+    // other as given, for two tasks to cost no more than one; null for a step that needs as
+    // much as the one-task pod, 0 when the split is cheaper at any run time of that step
+    function break_even_seconds(first, second, handoff_bytes, overhead) {
       const together = usd_per_second(Math.max(first.cpu, second.cpu),
                                       Math.max(first.memory_gib, second.memory_gib), overhead);
-      const alone = usd_per_second(second.cpu, second.memory_gib, overhead);
-      if (together <= alone) return null;
-      const instant = {seconds: 0.0, cpu: second.cpu, memory_gib: second.memory_gib};
-      let extra = split(first, instant, handoff_bytes, overhead).usd;
-      extra -= keep_together(first, instant, overhead).usd;
-      return Math.max(0.0, extra / (together - alone));  // cost lines cross here
+      const result = {};
+      for (const name of ["first", "second"]) {
+        const step = name === "first" ? first : second;
+        const alone = usd_per_second(step.cpu, step.memory_gib, overhead);
+        if (together <= alone) {
+          result[name] = null;
+          continue;
+        }
+        const instant = {seconds: 0.0, cpu: step.cpu, memory_gib: step.memory_gib};
+        const pair = name === "first" ? [instant, second] : [first, instant];
+        let extra = split(...pair, handoff_bytes, overhead).usd;
+        extra -= keep_together(...pair, overhead).usd;
+        result[name] = Math.max(0.0, extra / (together - alone));  // cost lines cross here
+      }
+      return result;
+    }
+
+    // break_even_second_seconds
+    function break_even_second_seconds(first, second, handoff_bytes, overhead) {
+      return break_even_seconds(first, second, handoff_bytes, overhead).second;
     }
 
     // reruns_to_repay: second-step-only re-runs after which the split has saved wall time
-    // overall; null when a re-run of the split is not faster
+    // overall, 0 when two tasks are not slower per run; null when a re-run of the split is
+    // not faster
     function reruns_to_repay(first, second, handoff_bytes, overhead) {
       let lost = split(first, second, handoff_bytes, overhead).seconds;
       lost -= keep_together(first, second, overhead).seconds;
       let saved = keep_together(first, second, overhead).seconds;
       saved -= rerun_split(second, handoff_bytes, overhead).seconds;
-      return saved > 0 ? Math.ceil(lost / saved) : null;
+      return saved > 0 ? Math.max(0, Math.ceil(lost / saved)) : null;
     }
 
     return {usd_per_second, transfer_seconds, keep_together, split, rerun_split,
-            break_even_second_seconds, reruns_to_repay};
+            break_even_seconds, break_even_second_seconds, reruns_to_repay};
   })();
 
   // ==========================================================================================
@@ -284,6 +300,14 @@
   }
 
   const plural = (n, noun) => `${fixed(n, 0)} ${noun}${n === 1 ? "" : "s"}`;
+
+  // A duration as a reader reads one: seconds up to two minutes, minutes up to two hours,
+  // then hours, one decimal, digits grouped (3,333.9 min reads as 55.6 h).
+  function duration(seconds) {
+    if (seconds < 120) return `${fixed(seconds, 1)} s`;
+    if (seconds < 7200) return `${fixed(seconds / 60, 1)} min`;
+    return `${fixed(seconds / 3600, 1)} h`;
+  }
 
   // A number in a message: 2,000,000 or 0.000001.
   function plain(x) {
@@ -506,7 +530,7 @@
       const details = [table(["Batch size", "Wall time (min)", "Pod-minutes"], rows,
                              "Wall time and pod-minutes per batch size")];
       if (width > 0) {
-        // The curve: 20 batch sizes per decade, as the example's figure draws 40.
+        // The curve: 20 batch sizes per decade, as the evidence page's figure draws 40.
         const curve = new Set([1, v.items, use, fastest]);
         for (let k = 0; 10 ** (k / 20) < v.items; k++) curve.add(Math.round(10 ** (k / 20)));
         const xs = [...curve].sort((a, b) => a - b);
@@ -576,10 +600,15 @@
         const [coarse, fine] = results;
         summary.push(`At this rate, spot costs ${share(coarse)}% of on demand for the coarse ` +
                      `task and ${share(fine)}% for the fine-grained stages.`);
-        const even = results.map(r => r.even === 0 ? "never" : r.even === Infinity
-          ? `above ${fixed(m.MAX_RATE, 0)}` : rate(r.even));
-        summary.push(`Spot stops paying at ${even[0]} (coarse) and ${even[1]} ` +
-                     "(fine-grained) preemptions per node-hour.");
+        for (const r of results) {
+          const shape = r.label === "coarse" ? "the coarse task" : "the fine-grained stages";
+          summary.push(r.even === 0 ? `Spot never pays for ${shape}, at any rate.`
+            : r.even === Infinity
+              ? `Spot pays for ${shape} at every rate up to ${fixed(m.MAX_RATE, 0)} ` +
+                "preemptions per node-hour, the model's bound."
+              : `Spot stops paying for ${shape} above ${rate(r.even)} preemptions per ` +
+                `node-hour (one every ${fixed(60 / r.even, 0)} min).`);
+        }
       }
       return {summary, details: [table(["", "Coarse", "Fine-grained"], rows,
         "Expected cost and time; coarse: one task, fine-grained: a task per stage")]};
@@ -588,34 +617,37 @@
 
   calculators.decomposition = {
     name: "decomposition",
+    // The order is the data's: step 2 reads what step 1 writes. Either may be the large one.
     groups: [
-      ["First step (the example's train)", [
+      ["Step 1, which runs first", [
         {key: "first_seconds", label: "Run time", unit: "s", min: 0, max: 1e6,
          why: "about 12 days"},
         {key: "first_cpu", label: "CPUs", unit: "cores", positive: true, min: 0.001,
-         max: 1000},
+         max: 1000, why: "more than any single node"},
         {key: "first_memory_gib", label: "Memory", unit: "GiB", positive: true, min: 0.001,
-         max: 1e5},
+         max: 1e5, why: "more than any single node"},
       ]],
-      ["Second step (the example's predict)", [
+      ["Step 2, which reads step 1's output", [
         {key: "second_seconds", label: "Run time", unit: "s", min: 0, max: 1e6,
          why: "about 12 days"},
         {key: "second_cpu", label: "CPUs", unit: "cores", positive: true, min: 0.001,
-         max: 1000},
+         max: 1000, why: "more than any single node"},
         {key: "second_memory_gib", label: "Memory", unit: "GiB", positive: true,
-         min: 0.001, max: 1e5},
+         min: 0.001, max: 1e5, why: "more than any single node"},
       ]],
       ["Between the steps, and per task", [
-        {key: "handoff_mb", label: "Hand-off size", unit: "MB", min: 0, max: 1e9,
-         why: "a petabyte"},
+        {key: "handoff_mb", label: "Hand-off size", unit: "MB", min: 0, max: 1e6,
+         why: "a terabyte, past what one task hands another"},
         {key: "pod_start_s", label: "Pod start", unit: "s", min: 0, max: 86400,
          why: "a day"},
         {key: "transfer_mb_per_s", label: "Transfer rate", unit: "MB/s", positive: true,
-         min: 0.001, max: 1e6},
+         min: 0.001, max: 1e6, why: "a terabyte a second"},
       ]],
       ["Prices", [
-        {key: "usd_per_cpu_hour", label: "Per CPU-hour", unit: "USD", min: 0, max: 1000},
-        {key: "usd_per_gib_hour", label: "Per GiB-hour", unit: "USD", min: 0, max: 1000},
+        {key: "usd_per_cpu_hour", label: "Per CPU-hour", unit: "USD", min: 0, max: 1000,
+         why: "a hundred times a cloud's price"},
+        {key: "usd_per_gib_hour", label: "Per GiB-hour", unit: "USD", min: 0, max: 1000,
+         why: "a hundred times a cloud's price"},
       ]],
     ],
     get fields() {
@@ -628,6 +660,7 @@
       second_memory_gib: data.second.memory_gib,
       handoff_mb: data.handoff_bytes / 1e6, ...data.overhead,
     }),
+    // Every sentence is said from the same numbers as the table below it.
     compute(v) {
       const m = decomposition;
       const first = {seconds: v.first_seconds, cpu: v.first_cpu, memory_gib: v.first_memory_gib};
@@ -640,31 +673,49 @@
       const one = m.keep_together(first, second, overhead);
       const two = m.split(first, second, handoff, overhead);
       const rerun = m.rerun_split(second, handoff, overhead);
-      const even = m.break_even_second_seconds(first, second, handoff, overhead);
+      const evens = m.break_even_seconds(first, second, handoff, overhead);
       const repay = m.reruns_to_repay(first, second, handoff, overhead);
-      const usd = c => `USD ${fixed(1000 * c.usd, 3)}`;
+      const cost = c => fixed(1000 * c.usd, 2);
       const summary = [];
-      if (two.usd < one.usd) {
-        summary.push(`Per run, split: two tasks cost ${usd(two)} per 1,000 runs, one task ` +
-                     `${usd(one)}.`);
+      if (cost(one) === cost(two)) {
+        summary.push(`Per run, one task and two tasks cost the same: USD ${cost(one)} per ` +
+                     "1,000 runs.");
+      } else if (two.usd < one.usd) {
+        summary.push(`Per run, split: two tasks cost USD ${cost(two)} per 1,000 runs, ` +
+                     `one task USD ${cost(one)}.`);
       } else {
-        summary.push(`Per run, keep together: one task costs ${usd(one)} per 1,000 runs, ` +
-                     `two tasks ${usd(two)}.`);
+        summary.push(`Per run, keep them together: one task costs USD ${cost(one)} per ` +
+                     `1,000 runs, two tasks USD ${cost(two)}.`);
       }
-      summary.push(even === null
-        ? "Two tasks never cost less: the second step needs as much as the one-task pod."
-        : even === 0 ? "Two tasks cost less at any run time of the second step."
-        : `Break-even: two tasks cost less once the second step runs ${fixed(even, 1)} s.`);
-      summary.push(repay === null
-        ? "A re-run of the second step alone is not faster as two tasks."
-        : `A re-run of the second step alone is faster as two tasks; the split's extra ` +
-          `time is repaid after ${plural(repay, "such re-run")}.`);
+      const steps = [["first", "step 1", first], ["second", "step 2", second]]
+        .filter(([key]) => evens[key] !== null);
+      if (!steps.length) {
+        summary.push("Neither step runs on less CPU and memory than the one-task pod " +
+                     "needs, so two tasks never cost less per run.");
+      }
+      for (const [key, name, step] of steps) {
+        summary.push(evens[key] === 0
+          ? `Two tasks cost less however short ${name} runs.`
+          : `Two tasks cost less once ${name} runs longer than ${duration(evens[key])}; ` +
+            `it runs ${duration(step.seconds)}.`);
+      }
+      const lost = two.seconds - one.seconds;
+      if (repay === null) {
+        summary.push("A re-run with a new input for step 2 only is not faster as two " +
+                     "tasks: step 1's run is shorter than the hand-off's download.");
+      } else {
+        summary.push(`A re-run with a new input for step 2 only takes ` +
+                     `${duration(rerun.seconds)} as two tasks (step 1 from the cache) and ` +
+                     `${duration(one.seconds)} as one. ` + (repay === 0
+          ? "Two tasks are not slower per run, so there is nothing to repay."
+          : `The split's extra ${duration(lost)} per run is repaid after ` +
+            `${plural(repay, "such re-run")}.`));
+      }
       const rows = [
-        {cells: ["Time per run (s)", fixed(one.seconds, 2), fixed(two.seconds, 2)]},
-        {cells: ["Cost per 1,000 runs (USD)", fixed(1000 * one.usd, 3),
-                 fixed(1000 * two.usd, 3)]},
-        {cells: ["Re-run of the second step (s)", fixed(one.seconds, 2),
-                 fixed(rerun.seconds, 2)]},
+        {cells: ["Time per run", duration(one.seconds), duration(two.seconds)]},
+        {cells: ["Cost per 1,000 runs (USD)", cost(one), cost(two)]},
+        {cells: ["Re-run, new input for step 2", duration(one.seconds),
+                 duration(rerun.seconds)]},
       ];
       return {summary, details: [table(["", "One task", "Two tasks"], rows,
                                        "Time and cost of each choice")]};
@@ -774,9 +825,9 @@
       form.append(box);
     }
 
-    // A field shows an example's input to 6 significant digits (a preset rate to 4), and
-    // while it holds that text it stands for the exact input, so the first load says what
-    // the example printed.
+    // A field shows a default to 6 significant digits (a preset rate to 4), and while it
+    // holds that text it stands for the exact default, so the first load says what the
+    // evidence page printed.
     const bandRates = data && data.bands ? Object.values(data.bands).map(([, r]) => r) : [];
     const exactDefaults = data ? calc.defaults(data) : {};
     function shown(x) {
@@ -797,7 +848,7 @@
                                  clearTimeout(urlTimer);
                                  writeUrl(setUrl(new URLSearchParams(location.search)));
                                }},
-                    "Back to the example's inputs");
+                    "Back to the model's defaults");
     form.append(h("div", {class: "calc-actions"}, reset));
 
     const summary = h("div", {class: "calc-summary", "aria-live": "polite"});
@@ -806,11 +857,11 @@
                       summary, detailsBox);
     root.append(form, results);
     if (!data) {
-      root.prepend(h("p", {class: "calc-note"}, "This build of the site did not run the " +
-        "example, so the calculator has no defaults: enter your own numbers."));
+      root.prepend(h("p", {class: "calc-note"}, "This build of the site wrote no model " +
+        "defaults, so the calculator has none: enter your own numbers."));
     }
 
-    // The example's inputs as field texts: {key: text, stages: [[name, text, spot]]}.
+    // The model's defaults as field texts: {key: text, stages: [[name, text, spot]]}.
     function defaults() {
       if (!data) return calc.stageField ? {stages: [["stage 1", "", true]]} : {};
       const d = calc.defaults(data);
@@ -963,5 +1014,5 @@
   // For the tests (tests/test_calculators.py) and the curious: the models and the page's
   // calculators.
   window.flyteCalculators = {models: {parallelism, interruptible, decomposition}, fixed,
-                             instances};
+                             calculators, instances};
 })();

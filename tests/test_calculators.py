@@ -1,11 +1,11 @@
-"""The guides' calculators (issue 13): the page's JavaScript computes what the examples'
-Python models compute, starts from what the examples printed, rejects bad input next to
-the field, shares its inputs through the URL, and is accessible, in Chromium.
+"""The guides' calculators (issues 13, 19): the page's JavaScript computes what the Python
+models compute, starts from the models' defaults, says nothing its own table contradicts,
+rejects bad input next to the field, shares its inputs through the URL, and is accessible,
+in Chromium.
 
-The Python model in each example is the source of truth. The parity grids call the
+The Python model (``evidence.models``) is the source of truth. The parity grids call the
 page's own model functions (``window.flyteCalculators.models``) on typical, edge and
-extreme inputs and compare them with the example's functions, loaded with
-``load_example``. Tolerance: the parallelism and decomposition models use only + - * /
+extreme inputs and compare them with the model's functions. Tolerance: the parallelism and decomposition models use only + - * /
 ceil min max, which IEEE arithmetic makes identical in both languages when done in the
 same order, so they must agree exactly; the interruptible model also calls expm1 and
 pow, whose last bit may differ between V8 and glibc, so it must agree to a relative
@@ -19,20 +19,24 @@ import contextlib
 import dataclasses
 import itertools
 import math
+import random
 import re
 
 import pytest
 from bs4 import BeautifulSoup
 
 from browser import built_pages
-from compiled import load_example
 from conftest import ROOT
+from evidence.models import decomposition, interruptible, parallelism
 
 GUIDES = ("decomposition", "parallelism", "interruptible")
-STEMS = {
-    "parallelism": "fan_out_inference_with_map_task",
-    "interruptible": "spot_preemption_with_caching",
-    "decomposition": "decompose_training_and_inference",
+MODELS = {"parallelism": parallelism, "interruptible": interruptible,
+          "decomposition": decomposition}
+# The evidence page that prints and draws each model.
+EVIDENCE = {
+    "parallelism": "auto_evidence/parallelize/parallelize_flyte1_evidence.html",
+    "interruptible": "auto_evidence/interruptible/interruptible_flyte1_evidence.html",
+    "decomposition": "auto_evidence/decompose/decompose_flyte1_evidence.html",
 }
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
@@ -42,8 +46,8 @@ RELATIVE = 1e-9
 
 
 @pytest.fixture(scope="module")
-def examples():
-    return {name: load_example(stem) for name, stem in STEMS.items()}
+def models():
+    return MODELS
 
 
 def page_url(base_url: str, guide: str, query: str = "") -> str:
@@ -94,25 +98,18 @@ def table_rows(page) -> list[list[str]]:
     )
 
 
+# True once the URL holds what every number field of the calculator holds now.
+URL_HOLDS_THE_FORM_JS = """() => {
+  const params = new URLSearchParams(location.search);
+  return [...document.querySelectorAll('.calculator-app input[name]')]
+    .filter(i => i.type !== 'checkbox' && !i.name.startsWith('stage-'))
+    .every(i => params.get(i.name) === i.value.trim());
+}"""
+
+
 def settle(page):
-    """Wait until the URL carries the last edit (it is written 250 ms after it)."""
-    page.wait_for_timeout(400)
-
-
-def example_output(site, guide) -> list[str]:
-    """The lines the example printed on its page, in this build."""
-    path = site.html / "auto_examples" / f"{STEMS[guide]}.html"
-    soup = BeautifulSoup(path.read_text(encoding="utf-8"), "html.parser")
-    return [
-        line
-        for block in soup.select(".sphx-glr-script-out pre")
-        for line in block.get_text().splitlines()
-    ]
-
-
-def printed(lines, prefix) -> str:
-    (line,) = [line for line in lines if line.startswith(prefix)]
-    return line[len(prefix) :]
+    """Wait until the URL carries the last edit (the calculator writes it 250 ms after)."""
+    page.wait_for_function(URL_HOLDS_THE_FORM_JS)
 
 
 # --------------------------------------------------------------------------------------
@@ -158,7 +155,8 @@ def test_script_and_styles_load_only_on_the_pages_that_name_a_calculator(site):
 @pytest.mark.parametrize("guide", GUIDES)
 def test_calculator_follows_the_decision_table_in_a_dropdown(site, guide):
     """Next to the decision aid it extends, after it, so the first screen keeps the
-    verdict and the table; and it links the example section that defines its model."""
+    verdict and the table; and it links the evidence page's section that defines its
+    model."""
     soup = BeautifulSoup(
         (site.html / f"guides/{guide}.html").read_text(encoding="utf-8"), "html.parser"
     )
@@ -167,111 +165,106 @@ def test_calculator_follows_the_decision_table_in_a_dropdown(site, guide):
     assert dropdown is not None and not dropdown.has_attr("open")
     assert section.select_one("table").sourceline < dropdown.sourceline
     links = [a["href"] for a in dropdown.select("a[href]")]
-    assert any(h.endswith(f"{STEMS[guide]}.html#{guide}-model") for h in links), links
+    page = EVIDENCE[guide].removeprefix("auto_evidence/")
+    assert any(h.endswith(f"{page}#{guide}-model") for h in links), links
     assert dropdown.select_one("noscript"), "no word for readers without JavaScript"
 
 
 # --------------------------------------------------------------------------------------
-# First load: the example's own inputs, so the calculator says what the example printed.
+# How the calculators write numbers, as their tests read them back.
 
 
-def test_parallelism_starts_from_the_examples_inputs_and_prints_its_answer(
-    browser, base_url, site, examples
+def duration(seconds: float) -> str:
+    """The calculator's durations: seconds up to two minutes, minutes up to two hours."""
+    if seconds < 120:
+        return f"{seconds:,.1f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:,.1f} min"
+    return f"{seconds / 3600:,.1f} h"
+
+
+def rate_text(x: float) -> str:
+    """A preemption rate: two decimals, or two significant digits as JavaScript's
+    toExponential(1) writes them (3.1e-4, not Python's 3.1e-04)."""
+    if x >= 0.01:
+        return f"{x:,.2f}"
+    mantissa, exponent = f"{x:.1e}".split("e")
+    return f"{mantissa}e{int(exponent)}" if int(exponent) < 0 else f"{mantissa}e+{int(exponent)}"
+
+
+def break_even_cell(even: float) -> str:
+    if even == 0:
+        return "0 spot never pays"
+    if even == math.inf:
+        return f"none not reached by {interruptible.MAX_RATE:,.0f}"
+    return f"{rate_text(even)} one every {60 / even:,.0f} min"
+
+
+# --------------------------------------------------------------------------------------
+# First load: the model's defaults, so the calculator says what its evidence page prints.
+
+
+def test_parallelism_starts_from_the_models_defaults_and_gives_its_answer(
+    browser, base_url
 ):
-    m = examples["parallelism"]
-    lines = example_output(site, "parallelism")
-    concurrency = m.MODEL_INPUTS["concurrency"]
+    m, inputs = parallelism, parallelism.DEFAULTS
     with opened(browser, base_url, "parallelism") as page:
-        for key, value in m.MODEL_INPUTS.items():
+        for key, value in inputs.items():
             assert float(field(page, key).input_value()) == value, key
-        use, second = summary(page)
-        assert (
-            use == f"Use: {printed(lines, f'model, concurrency {concurrency}, use: ')}."
-        )
-        fastest = printed(lines, f"model, concurrency {concurrency}, fastest: ")
-        assert (second == "That is the fastest batch size.") == (
-            fastest == printed(lines, f"model, concurrency {concurrency}, use: ")
-        )
+        use_line, second = summary(page)
+    use, fastest = m.batch_size_to_use(**inputs), m.fastest_batch_size(**inputs)
+    assert use_line == f"Use: {m.describe(use, inputs)}."
+    assert (second == "That is the fastest batch size.") == (use == fastest)
 
 
-def test_interruptible_starts_from_the_examples_inputs_and_prints_its_answer(
-    browser, base_url, site, examples
+def test_interruptible_starts_from_the_models_defaults_and_gives_its_answer(
+    browser, base_url
 ):
-    m = examples["interruptible"]
-    lines = example_output(site, "interruptible")
+    m = interruptible
     with opened(browser, base_url, "interruptible") as page:
-        stages = page.evaluate(
-            "() => flyteCalculators.instances.interruptible.values()"
-        )
-        assert [
-            (s["name"], s["minutes"], s["interruptible"]) for s in stages["stages"]
-        ] == [(s.name, s.minutes, s.interruptible) for s in m.PIPELINE]
-        assert stages["preemptions_per_hour"] == m.PREEMPTIONS_PER_HOUR
-        for key, value in m.MODEL_INPUTS.items():
-            assert stages[key] == value, key
+        chosen = page.evaluate("() => flyteCalculators.instances.interruptible.values()")
         rows = {row[0]: row[1:] for row in table_rows(page)}
-        for column, shape in enumerate(("coarse", "fine-grained")):
-            numbers = re.findall(r"\d+\.\d+", printed(lines, f"model, {shape}: "))
-            spot_cost, demand_cost, spot_hours, demand_hours = numbers
-            assert rows["Cost on spot (node-hours)"][column] == spot_cost
-            assert rows["Cost on demand (node-hours)"][column] == demand_cost
-            assert rows["Time on spot (h)"][column] == spot_hours
-            assert rows["Time on demand (h)"][column] == demand_hours
-            even = printed(lines, f"model, break-even, {shape}: ")
-            rate, every = re.fullmatch(
-                r"([\d.]+) preemptions per node-hour \(one every (\d+) min\)", even
-            ).groups()
-            assert rows["Break-even rate (per node-hour)"][column] == (
-                f"{rate} one every {every} min"
-            )
+    assert [(s["name"], s["minutes"], s["interruptible"]) for s in chosen["stages"]] == [
+        (s.name, s.minutes, s.interruptible) for s in m.PIPELINE]
+    assert chosen["preemptions_per_hour"] == m.PREEMPTIONS_PER_HOUR
+    for key, value in m.MODEL_INPUTS.items():
+        assert chosen[key] == value, key
+    for column, fine in enumerate((False, True)):
+        spot = m.on_spot(m.PIPELINE, fine_grained=fine,
+                         preemptions_per_hour=m.PREEMPTIONS_PER_HOUR, **m.MODEL_INPUTS)
+        demand = m.on_demand(m.PIPELINE, fine_grained=fine,
+                             overhead_minutes=m.OVERHEAD_MINUTES)
+        even = m.break_even_rate(m.PIPELINE, fine_grained=fine, **m.MODEL_INPUTS)
+        assert rows["Cost on spot (node-hours)"][column] == f"{spot.cost:,.2f}"
+        assert rows["Cost on demand (node-hours)"][column] == f"{demand.cost:,.2f}"
+        assert rows["Time on spot (h)"][column] == f"{spot.hours:,.2f}"
+        assert rows["Time on demand (h)"][column] == f"{demand.hours:,.2f}"
+        assert rows["Break-even rate (per node-hour)"][column] == break_even_cell(even)
 
 
-def test_decomposition_starts_from_the_measured_inputs_its_figure_used(
-    browser, base_url, site, examples
+def test_decomposition_starts_from_the_models_defaults_and_gives_its_answer(
+    browser, base_url
 ):
-    """The defaults are what the example measured in this very build: the calculator
-    prints the example's numbers, and the example's Python model, fed the calculator's
-    defaults, prints them too."""
-    m = examples["decomposition"]
-    lines = example_output(site, "decomposition")
+    """The defaults are the model's sourced scenario: the calculator shows what the model
+    computes for it, and says what its table shows."""
+    m = decomposition
     with opened(browser, base_url, "decomposition") as page:
         inputs = page.evaluate("() => window.calculatorInputs.decomposition")
         rows = {row[0]: row[1:] for row in table_rows(page)}
-        text = " ".join(summary(page))
-    first, second = m.Step(**inputs["first"]), m.Step(**inputs["second"])
-    overhead = m.Overhead(**inputs["overhead"])
-    assert overhead == m.Overhead(), "the example's sourced overhead and prices"
-    handoff = inputs["handoff_bytes"]
-    one = m.keep_together(first, second, overhead)
-    two = m.split(first, second, handoff, overhead)
-    for label, choice, column in (("one task", one, 0), ("two tasks", two, 1)):
-        shown = printed(lines, f"{label}, model on measured inputs: ")
-        assert (
-            shown == f"{choice.seconds:.2f} s, USD {1000 * choice.usd:.3f} / 1,000 runs"
-        )
-        assert rows["Time per run (s)"][column] == f"{choice.seconds:.2f}"
-        assert rows["Cost per 1,000 runs (USD)"][column] == f"{1000 * choice.usd:.3f}"
-    even = m.break_even_second_seconds(first, second, handoff, overhead)
-    assert printed(
-        lines, "break-even, model: two tasks cost less once predict runs "
-    ) == (f"{even:.1f} s")
-    assert f"once the second step runs {even:.1f} s." in text
-    rerun = m.rerun_split(second, handoff, overhead)
-    assert printed(
-        lines, "re-run, new threshold, two tasks, model on measured inputs: "
-    ) == (f"{rerun.seconds:.2f} s")
-    assert rows["Re-run of the second step (s)"] == [
-        f"{one.seconds:.2f}",
-        f"{rerun.seconds:.2f}",
-    ]
-    repay = m.reruns_to_repay(first, second, handoff, overhead)
-    assert printed(
-        lines, "re-runs of predict alone to repay the extra pod start, " "measured: "
-    ) == str(repay)
-    assert f"repaid after {repay} such re-run" in text
-    # The requests are the compiled ones the example printed.
-    assert f"cpu={first.cpu:g}" in printed(lines, "train, compiled requests: ")
-    assert f"cpu={second.cpu:g}" in printed(lines, "predict, compiled requests: ")
+        lines = summary(page)
+    assert inputs == m.calculator_defaults()
+    first, second, handoff = m.FIRST, m.SECOND, m.HANDOFF_BYTES
+    one, two = m.keep_together(first, second, m.OVERHEAD), m.split(first, second, handoff,
+                                                                    m.OVERHEAD)
+    rerun = m.rerun_split(second, handoff, m.OVERHEAD)
+    assert rows["Time per run"] == [duration(one.seconds), duration(two.seconds)]
+    assert rows["Cost per 1,000 runs (USD)"] == [f"{1000 * one.usd:,.2f}",
+                                                 f"{1000 * two.usd:,.2f}"]
+    assert rows["Re-run, new input for step 2"] == [duration(one.seconds),
+                                                    duration(rerun.seconds)]
+    assert_decomposition_says_what_its_table_shows(
+        dict(first=first, second=second, handoff=handoff, overhead=m.OVERHEAD),
+        lines, rows)
 
 
 # --------------------------------------------------------------------------------------
@@ -299,7 +292,7 @@ def model_page(browser, base_url):
 
 
 def test_number_formatting_is_pythons(model_page):
-    """The calculator shows numbers as the examples print them: format(x, ",.Nf"), ties
+    """The calculator shows numbers as the Python models format them: format(x, ",.Nf"), ties
     rounded to even on the exact binary value (toFixed would round 0.125 up)."""
     values = [
         0,
@@ -377,8 +370,8 @@ def numbers(value):
     )
 
 
-def test_parallelism_model_agrees_exactly_on_the_grid(model_page, examples):
-    m = examples["parallelism"]
+def test_parallelism_model_agrees_exactly_on_the_grid(model_page, models):
+    m = models["parallelism"]
     cases = []
     for inputs in parallelism_grid():
         use, fastest = m.batch_size_to_use(**inputs), m.fastest_batch_size(**inputs)
@@ -449,8 +442,8 @@ def close(a, b) -> bool:
     return math.isclose(a, b, rel_tol=RELATIVE, abs_tol=1e-300)
 
 
-def test_interruptible_model_agrees_on_the_grid(model_page, examples):
-    m = examples["interruptible"]
+def test_interruptible_model_agrees_on_the_grid(model_page, models):
+    m = models["interruptible"]
     stage_sets = {
         k: [dataclasses.asdict(s) for s in v]
         for k, v in interruptible_stage_sets(m).items()
@@ -542,9 +535,9 @@ def test_interruptible_model_agrees_on_the_grid(model_page, examples):
     ],
 )
 def test_interruptible_model_rejects_what_the_python_rejects(
-    model_page, examples, override, message
+    model_page, models, override, message
 ):
-    m = examples["interruptible"]
+    m = models["interruptible"]
     stages = [m.Stage("one", override.pop("minutes", 10), True)]
     stages = override.pop("stages", stages)
     inputs = {
@@ -567,8 +560,8 @@ def test_interruptible_model_rejects_what_the_python_rejects(
     assert thrown is not None and message in thrown
 
 
-def test_decomposition_model_agrees_exactly_on_the_grid(model_page, examples):
-    m = examples["decomposition"]
+def test_decomposition_model_agrees_exactly_on_the_grid(model_page, models):
+    m = models["decomposition"]
     steps = [
         m.Step(0.0, 0.001, 0.001),
         m.Step(0.05, 1, 0.5),
@@ -602,6 +595,7 @@ def test_decomposition_model_agrees_exactly_on_the_grid(model_page, examples):
                 m.reruns_to_repay(first, second, handoff, overhead),
                 m.usd_per_second(first.cpu, first.memory_gib, overhead),
                 m.transfer_seconds(handoff, overhead),
+                m.break_even_seconds(first, second, handoff, overhead)["first"],
             ]
         )
     got = model_page["decomposition"].evaluate(
@@ -612,7 +606,8 @@ def test_decomposition_model_agrees_exactly_on_the_grid(model_page, examples):
       return [one.seconds, one.usd, two.seconds, two.usd, rerun.seconds, rerun.usd,
               m.break_even_second_seconds(a, b, bytes, o),
               m.reruns_to_repay(a, b, bytes, o),
-              m.usd_per_second(a.cpu, a.memory_gib, o), m.transfer_seconds(bytes, o)];
+              m.usd_per_second(a.cpu, a.memory_gib, o), m.transfer_seconds(bytes, o),
+              m.break_even_seconds(a, b, bytes, o).first];
     })""",
         [
             [dataclasses.asdict(a), dataclasses.asdict(b), h, dataclasses.asdict(o)]
@@ -661,9 +656,9 @@ def test_decomposition_model_agrees_exactly_on_the_grid(model_page, examples):
     ],
 )
 def test_parallelism_form_shows_what_the_python_model_says(
-    browser, base_url, examples, inputs
+    browser, base_url, models, inputs
 ):
-    m = examples["parallelism"]
+    m = models["parallelism"]
     with opened(browser, base_url, "parallelism") as page:
         for key, value in inputs.items():
             field(page, key).fill(f"{value:g}")
@@ -686,11 +681,11 @@ def test_parallelism_form_shows_what_the_python_model_says(
 
 
 def test_interruptible_form_shows_what_the_python_model_says(
-    browser, base_url, examples
+    browser, base_url, models
 ):
     """Remove a stage, add one on demand, pick a preset rate, change the retry
     budget."""
-    m = examples["interruptible"]
+    m = models["interruptible"]
     with opened(browser, base_url, "interruptible") as page:
         page.get_by_role("button", name="Remove publish").click()
         page.get_by_role("button", name="Add a stage").click()
@@ -714,9 +709,7 @@ def test_interruptible_form_shows_what_the_python_model_says(
             assert rows["Cost on demand (node-hours)"][column] == f"{demand.cost:.2f}"
             assert rows["Time on spot (h)"][column] == f"{spot.hours:.2f}"
             assert rows["Time on demand (h)"][column] == f"{demand.hours:.2f}"
-            assert rows["Break-even rate (per node-hour)"][column] == (
-                f"{even:.2f} one every {60 / even:.0f} min"
-            )
+            assert rows["Break-even rate (per node-hour)"][column] == break_even_cell(even)
         chosen = page.evaluate(
             "() => flyteCalculators.instances.interruptible.values()"
         )
@@ -724,50 +717,254 @@ def test_interruptible_form_shows_what_the_python_model_says(
         assert chosen["preemptions_per_hour"] == rate
 
 
-def test_decomposition_form_shows_what_the_python_model_says(
-    browser, base_url, examples
-):
-    m = examples["decomposition"]
-    texts = dict(
-        first_seconds="1200",
-        first_cpu="8",
-        first_memory_gib="32",
-        second_seconds="300",
-        second_cpu="1",
-        second_memory_gib="2",
-        handoff_mb="250",
-        pod_start_s="40",
-        transfer_mb_per_s="60",
-        usd_per_cpu_hour="0.05",
-        usd_per_gib_hour="0.006",
-    )
-    first, second = m.Step(1200.0, 8, 32.0), m.Step(300.0, 1, 2.0)
-    overhead, handoff = m.Overhead(40.0, 60.0, 0.05, 0.006), 250 * 1e6
+@pytest.mark.parametrize("order", ["large step first", "large step second"])
+def test_decomposition_form_shows_what_the_python_model_says(browser, base_url, order):
+    """Issue 19's case: a short light step and a long heavy one, in either order. Entered
+    short-first, the old calculator said the split was cheaper, then that two tasks never
+    cost less."""
+    m = decomposition
+    light, heavy = m.Step(120.0, 2, 4.0), m.Step(1800.0, 8, 32.0)
+    first, second = (heavy, light) if order == "large step first" else (light, heavy)
+    overhead, handoff = m.Overhead(), 500e6
+    texts = dict(first_seconds=f"{first.seconds:g}", first_cpu=f"{first.cpu:g}",
+                 first_memory_gib=f"{first.memory_gib:g}",
+                 second_seconds=f"{second.seconds:g}", second_cpu=f"{second.cpu:g}",
+                 second_memory_gib=f"{second.memory_gib:g}", handoff_mb="500")
     with opened(browser, base_url, "decomposition") as page:
         for key, text in texts.items():
             field(page, key).fill(text)
         rows = {row[0]: row[1:] for row in table_rows(page)}
         lines = summary(page)
-    one, two = m.keep_together(first, second, overhead), m.split(
-        first, second, handoff, overhead
-    )
+    one, two = m.keep_together(first, second, overhead), m.split(first, second, handoff,
+                                                                  overhead)
     rerun = m.rerun_split(second, handoff, overhead)
-    assert rows["Time per run (s)"] == [f"{one.seconds:,.2f}", f"{two.seconds:,.2f}"]
-    assert rows["Cost per 1,000 runs (USD)"] == [
-        f"{1000 * one.usd:,.3f}",
-        f"{1000 * two.usd:,.3f}",
-    ]
-    assert rows["Re-run of the second step (s)"] == [
-        f"{one.seconds:,.2f}",
-        f"{rerun.seconds:,.2f}",
-    ]
-    assert lines[0].startswith(
-        "Per run, split:" if two.usd < one.usd else "Per run, keep together:"
-    )
-    even = m.break_even_second_seconds(first, second, handoff, overhead)
-    assert f"runs {even:,.1f} s." in lines[1]
+    assert rows["Time per run"] == [duration(one.seconds), duration(two.seconds)]
+    assert rows["Cost per 1,000 runs (USD)"] == [f"{1000 * one.usd:,.2f}",
+                                                 f"{1000 * two.usd:,.2f}"]
+    assert rows["Re-run, new input for step 2"] == [duration(one.seconds),
+                                                    duration(rerun.seconds)]
+    assert two.usd < one.usd and lines[0].startswith("Per run, split:")
+    light_step = "step 1" if order == "large step second" else "step 2"
+    assert f"once {light_step} runs longer than" in lines[1], lines
+    assert not any("never" in line for line in lines), lines
+    assert_decomposition_says_what_its_table_shows(
+        dict(first=first, second=second, handoff=handoff, overhead=overhead), lines, rows)
+
+
+# --------------------------------------------------------------------------------------
+# Every sentence agrees with the table beside it (issue 19), over a wide grid of inputs.
+
+NUMBER = r"[\d,]+(?:\.\d+)?"
+
+
+def as_number(text: str) -> float:
+    return float(text.replace(",", ""))
+
+
+def assert_decomposition_says_what_its_table_shows(v: dict, lines: list[str], rows: dict):
+    """``v``: first, second (Steps), handoff (bytes), overhead. ``rows``: the table, by row
+    header. Each sentence's verdict and numbers against the table's and the model's."""
+    m = decomposition
+    first, second, handoff, overhead = v["first"], v["second"], v["handoff"], v["overhead"]
+    one, two = m.keep_together(first, second, overhead), m.split(first, second, handoff,
+                                                                  overhead)
+    cost_one, cost_two = rows["Cost per 1,000 runs (USD)"]
+    verdict, *middle, rerun_line = lines
+    if cost_one == cost_two:
+        assert verdict == f"Per run, one task and two tasks cost the same: USD {cost_one} " \
+                          "per 1,000 runs.", verdict
+    elif as_number(cost_two) < as_number(cost_one):
+        assert verdict == f"Per run, split: two tasks cost USD {cost_two} per 1,000 runs, " \
+                          f"one task USD {cost_one}.", verdict
+    else:
+        assert verdict == f"Per run, keep them together: one task costs USD {cost_one} " \
+                          f"per 1,000 runs, two tasks USD {cost_two}.", verdict
+    split_cheaper = two.usd < one.usd
+    evens = m.break_even_seconds(first, second, handoff, overhead)
+    expected = []
+    for key, name, step in (("first", "step 1", first), ("second", "step 2", second)):
+        even = evens[key]
+        if even is None:
+            continue
+        if even == 0:
+            expected.append(f"Two tasks cost less however short {name} runs.")
+            assert split_cheaper or two.usd == one.usd, (verdict, name)
+        else:
+            expected.append(f"Two tasks cost less once {name} runs longer than "
+                            f"{duration(even)}; it runs {duration(step.seconds)}.")
+            if abs(step.seconds - even) > 1e-9 * max(1.0, even):  # off the knife's edge
+                assert (step.seconds > even) == split_cheaper, (verdict, name, even)
+    if not expected:
+        expected = ["Neither step runs on less CPU and memory than the one-task pod needs, "
+                    "so two tasks never cost less per run."]
+        assert not split_cheaper, verdict
+    assert middle == expected
+    rerun = m.rerun_split(second, handoff, overhead)
     repay = m.reruns_to_repay(first, second, handoff, overhead)
-    assert f"repaid after {repay:,} such re-run" in lines[2]
+    time_one, time_rerun = rows["Re-run, new input for step 2"]
+    if repay is None:
+        assert rerun_line.startswith("A re-run with a new input for step 2 only is not "
+                                     "faster as two tasks"), rerun_line
+        assert rerun.seconds >= one.seconds
+        return
+    assert rerun_line.startswith(f"A re-run with a new input for step 2 only takes "
+                                 f"{time_rerun} as two tasks (step 1 from the cache) and "
+                                 f"{time_one} as one. "), rerun_line
+    lost, saved = two.seconds - one.seconds, one.seconds - rerun.seconds
+    if repay == 0:
+        assert rerun_line.endswith("Two tasks are not slower per run, so there is nothing "
+                                   "to repay.") and lost <= 0
+    else:
+        found = re.search(rf"extra ({NUMBER} (?:s|min|h)) per run is repaid after "
+                          rf"({NUMBER}) such re-runs?\.$", rerun_line)
+        assert found, rerun_line
+        assert found[1] == duration(lost) and as_number(found[2]) == repay
+        assert repay * saved >= lost > (repay - 1) * saved
+
+
+def assert_interruptible_says_what_its_table_shows(v: dict, lines: list[str], rows: dict):
+    m = interruptible
+    stages = [m.Stage(**s) for s in v["stages"]]
+    common = dict(spot_price_ratio=v["spot_price_ratio"], spot_attempts=v["spot_attempts"],
+                  overhead_minutes=v["overhead_minutes"])
+    shapes = (("the coarse task", False), ("the fine-grained stages", True))
+    demands = [m.on_demand(stages, fine_grained=f, overhead_minutes=v["overhead_minutes"])
+               for _, f in shapes]
+    if all(d.cost == 0 for d in demands):
+        assert lines == ["Nothing to run: every stage and the overhead take 0 minutes."]
+        return
+    share, *evens = lines
+    spots = [m.on_spot(stages, fine_grained=f, preemptions_per_hour=v["preemptions_per_hour"],
+                       **common) for _, f in shapes]
+    percents = [f"{100 * s.cost / d.cost:,.0f}" for s, d in zip(spots, demands)]
+    assert share == (f"At this rate, spot costs {percents[0]}% of on demand for the coarse "
+                     f"task and {percents[1]}% for the fine-grained stages."), share
+    for column, ((shape, fine), sentence) in enumerate(zip(shapes, evens)):
+        # The share against the table's own (rounded) costs.
+        spot_cell = as_number(rows["Cost on spot (node-hours)"][column])
+        demand_cell = as_number(rows["Cost on demand (node-hours)"][column])
+        if demand_cell >= 1:
+            assert abs(100 * spot_cell / demand_cell - as_number(percents[column])) <= 2
+        even = m.break_even_rate(stages, fine_grained=fine, **common)
+        cell = rows["Break-even rate (per node-hour)"][column]
+        assert cell == break_even_cell(even)
+        if even == 0:
+            assert sentence == f"Spot never pays for {shape}, at any rate."
+        elif even == math.inf:
+            assert sentence == (f"Spot pays for {shape} at every rate up to "
+                                f"{m.MAX_RATE:,.0f} preemptions per node-hour, the model's "
+                                "bound.")
+        else:
+            assert sentence == (f"Spot stops paying for {shape} above {rate_text(even)} "
+                                f"preemptions per node-hour (one every {60 / even:,.0f} "
+                                "min).")
+            if v["preemptions_per_hour"] < even * (1 - 1e-6):  # below it, spot is cheaper
+                assert spots[column].cost < demands[column].cost
+
+
+def assert_parallelism_says_what_its_table_shows(v: dict, lines: list[str], rows: list):
+    m = parallelism
+    use, fastest = m.batch_size_to_use(**v), m.fastest_batch_size(**v)
+    assert lines[0] == f"Use: {m.describe(use, v)}."
+    marked = {row[0].rsplit(", ", 1)[-1]: row for row in rows if row[0].endswith(
+        (", use", ", fastest"))}
+
+    def says(row, batch):
+        tasks = m.tasks_for(v["items"], batch)
+        head = f"{batch:,} {tasks:,} task{'' if tasks == 1 else 's'}"
+        wall = m.wall_time_s(batch_size=batch, **v) / 60
+        pods = m.pod_minutes(v["items"], batch, v["seconds_per_item"], v["start_up_s"])
+        return row[0].startswith(head) and row[1:] == [f"{wall:,.1f}", f"{pods:,.0f}"]
+
+    assert says(marked["use"], use)
+    if use == fastest:
+        assert lines[1:] == ["That is the fastest batch size."] and "fastest" not in marked
+    else:
+        assert lines[1].startswith(f"Fastest: {m.describe(fastest, v)}")
+        assert says(marked["fastest"], fastest)
+
+
+# A calculator's compute() on many inputs at once: its sentences and its table's rows.
+COMPUTE_JS = """([name, cases]) => cases.map(values => {
+  const out = flyteCalculators.calculators[name].compute(values, 0);
+  const table = out.details[0];
+  const text = cell => [...cell.childNodes].map(n => n.textContent).join(" ");
+  const rows = table ? [...table.querySelectorAll("tbody tr")]
+    .map(tr => [...tr.children].map(text)) : [];
+  return {summary: out.summary, rows};
+})"""
+
+
+def decomposition_cases(rng: random.Random, n: int) -> list[dict]:
+    m = decomposition
+    cases = []
+    for _ in range(n):
+        steps = [m.Step(rng.choice([0.0, 1.0]) * 10 ** rng.uniform(-1, 5),
+                        rng.choice([0.25, 1, 2, 8, 32, 96]),
+                        rng.choice([0.5, 2, 4, 16, 32, 256])) for _ in range(2)]
+        overhead = m.Overhead(rng.choice([0.0, 5.0, 30.0]), rng.choice([10.0, 85.0, 500.0]),
+                              rng.choice([0.04, 0.0404784, 1.0]),
+                              rng.choice([0.0, 0.004773856149504, 0.5]))
+        # Megabytes, as the field holds them: both languages multiply by 1e6 the same way.
+        megabytes = rng.choice([0.0, 1.0]) * 10 ** rng.uniform(-3, 5)
+        for first, second in (steps, steps[::-1]):  # both orders
+            cases.append(dict(first=first, second=second, handoff_mb=megabytes,
+                              handoff=megabytes * 1e6, overhead=overhead))
+    return cases
+
+
+def interruptible_cases(rng: random.Random, n: int) -> list[dict]:
+    cases = []
+    for _ in range(n):
+        stages = [dict(name=f"stage {i + 1}", minutes=rng.choice([0, 1, 5, 15, 90, 600]),
+                       interruptible=rng.random() < 0.7) for i in range(rng.randint(1, 5))]
+        cases.append(dict(stages=stages, spot_price_ratio=rng.choice([0.0, 0.1, 0.3, 1.0]),
+                          preemptions_per_hour=rng.choice([0.0, 1e-4, 0.01, 0.5, 3.0, 300.0]),
+                          spot_attempts=rng.randint(0, 5),
+                          overhead_minutes=rng.choice([0.0, 1.0, 10.0])))
+    return cases
+
+
+def parallelism_cases(rng: random.Random, n: int) -> list[dict]:
+    return [dict(items=int(10 ** rng.uniform(0, 9)), seconds_per_item=10 ** rng.uniform(-6, 1),
+                 start_up_s=rng.choice([0.0, 5.0, 30.0, 300.0]),
+                 concurrency=int(10 ** rng.uniform(0, 5)),
+                 launch_rate_per_s=10 ** rng.uniform(-2, 3)) for _ in range(n)]
+
+
+def form_values(name: str, case: dict) -> dict:
+    """A case as the calculator's compute() takes it (its field names)."""
+    if name != "decomposition":
+        return case
+    o = case["overhead"]
+    return dict(first_seconds=case["first"].seconds, first_cpu=case["first"].cpu,
+                first_memory_gib=case["first"].memory_gib,
+                second_seconds=case["second"].seconds, second_cpu=case["second"].cpu,
+                second_memory_gib=case["second"].memory_gib,
+                handoff_mb=case["handoff_mb"], pod_start_s=o.pod_start_s,
+                transfer_mb_per_s=o.transfer_mb_per_s, usd_per_cpu_hour=o.usd_per_cpu_hour,
+                usd_per_gib_hour=o.usd_per_gib_hour)
+
+
+@pytest.mark.parametrize("name, cases, check, size", [
+    ("decomposition", decomposition_cases, assert_decomposition_says_what_its_table_shows,
+     150),
+    ("interruptible", interruptible_cases, assert_interruptible_says_what_its_table_shows,
+     60),
+    ("parallelism", parallelism_cases, assert_parallelism_says_what_its_table_shows, 150),
+])
+def test_every_sentence_agrees_with_the_table_beside_it(model_page, name, cases, check,
+                                                        size):
+    """A seeded grid of inputs (both step orders for the decomposition): the calculator in
+    the browser says each verdict from the numbers its table shows, and both agree with
+    the Python model."""
+    grid = cases(random.Random(19), size)
+    results = model_page[name].evaluate(COMPUTE_JS, [name, [form_values(name, c) for c in grid]])
+    for case, result in zip(grid, results):
+        rows = result["rows"]
+        if name != "parallelism":
+            rows = {row[0]: row[1:] for row in rows}
+        check(case, result["summary"], rows)
 
 
 # --------------------------------------------------------------------------------------
@@ -796,7 +993,7 @@ BAD = [  # (guide, field, text, words the message must contain)
     ("interruptible", "overhead_minutes", "NaN", "Not a number"),
     ("decomposition", "transfer_mb_per_s", "0", "more than 0"),
     ("decomposition", "first_cpu", "0", "more than 0"),
-    ("decomposition", "handoff_mb", "1e10", "at most 1,000,000,000"),
+    ("decomposition", "handoff_mb", "1e7", "at most 1,000,000: a terabyte"),
     ("decomposition", "pod_start_s", "-1", "at least 0"),
     ("decomposition", "usd_per_gib_hour", "Infinity", "Not a number"),
     ("decomposition", "second_seconds", " ", "Enter a number"),
@@ -879,7 +1076,7 @@ def test_bad_input_gets_a_message_next_to_its_field_and_no_result(
                 second_seconds="0",
                 second_cpu="0.001",
                 second_memory_gib="0.001",
-                handoff_mb="1e9",
+                handoff_mb="1e6",
                 pod_start_s="86400",
                 transfer_mb_per_s="0.001",
                 usd_per_cpu_hour="1000",

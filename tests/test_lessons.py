@@ -148,15 +148,16 @@ def test_image_pins_the_versions_that_produced_the_page(lesson):
 
 def test_pyflyte_package_compiles_every_flytekit_lesson():
     """`pyflyte package` compiles every workflow and task as registration would, offline."""
-    folder = fresh_dir("package")
+    work = fresh_dir("package")
+    folder = work / "lessons"  # a package name: no hyphen
+    folder.mkdir()
     for lesson in flytekit_lessons():
         shutil.copy(lesson, folder / lesson.name)
     (folder / "__init__.py").touch()
-    out = folder.parent / f"{folder.name}.tgz"
     done = subprocess.run(
         [str(Path(sys.executable).parent / "pyflyte"), "--pkgs", folder.name, "package",
-         "--image", "localhost:30000/unused:0", "-o", str(out)],
-        cwd=folder.parent, capture_output=True, text=True, check=False, env=machine("package"))
+         "--image", "localhost:30000/unused:0", "-o", str(work / "lessons.tgz")],
+        cwd=work, capture_output=True, text=True, check=False, env=machine("package"))
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "Successfully packaged" in done.stdout
 

@@ -126,30 +126,49 @@ def rerun_split(second: Step, handoff_bytes: float, overhead: Overhead) -> Choic
     return Choice(seconds, seconds * rate)
 
 
-def break_even_second_seconds(
+def break_even_seconds(
     first: Step, second: Step, handoff_bytes: float, overhead: Overhead
-) -> Optional[float]:
-    """How long the second step must run for two tasks to cost no more than one.
+) -> dict[str, Optional[float]]:
+    """For each step (``"first"``, ``"second"``), how long it must run, the other step as
+    given, for two tasks to cost no more than one.
 
-    None when the second step needs as much as the one-task pod (then no run time makes
-    the split cheaper); 0.0 when the split is cheaper at any run time.
+    Splitting saves money only while a step runs on a pod smaller than the one-task pod,
+    so the answer is per step: None for a step that needs as much as the one-task pod (its
+    run time cannot make the split cheaper), 0.0 when the split is cheaper at any run time
+    of that step. Either step may be the large one: the order of the steps is the data's,
+    not their size's.
     """
     together = usd_per_second(
         max(first.cpu, second.cpu), max(first.memory_gib, second.memory_gib), overhead
     )
-    alone = usd_per_second(second.cpu, second.memory_gib, overhead)
-    if together <= alone:
-        return None
-    instant = Step(0.0, second.cpu, second.memory_gib)
-    extra = split(first, instant, handoff_bytes, overhead).usd
-    extra -= keep_together(first, instant, overhead).usd
-    return max(0.0, extra / (together - alone))  # cost lines cross here
+    result: dict[str, Optional[float]] = {}
+    for name in ("first", "second"):
+        step = first if name == "first" else second
+        alone = usd_per_second(step.cpu, step.memory_gib, overhead)
+        if together <= alone:
+            result[name] = None
+            continue
+        instant = Step(0.0, step.cpu, step.memory_gib)  # the step with no run time
+        pair = (instant, second) if name == "first" else (first, instant)
+        extra = split(*pair, handoff_bytes, overhead).usd
+        extra -= keep_together(*pair, overhead).usd
+        result[name] = max(0.0, extra / (together - alone))  # cost lines cross here
+    return result
+
+
+def break_even_second_seconds(
+    first: Step, second: Step, handoff_bytes: float, overhead: Overhead
+) -> Optional[float]:
+    """How long the second step must run for two tasks to cost no more than one (see
+    ``break_even_seconds``)."""
+    return break_even_seconds(first, second, handoff_bytes, overhead)["second"]
 
 
 def reruns_to_repay(
     first: Step, second: Step, handoff_bytes: float, overhead: Overhead
 ) -> Optional[int]:
-    """Second-step-only re-runs after which the split has also saved wall time overall.
+    """Second-step-only re-runs after which the split has also saved wall time overall:
+    0 when two tasks are not slower per run.
 
     None when a re-run of the split is not faster than a re-run of the single task.
     """
@@ -157,7 +176,7 @@ def reruns_to_repay(
     lost -= keep_together(first, second, overhead).seconds
     saved = keep_together(first, second, overhead).seconds
     saved -= rerun_split(second, handoff_bytes, overhead).seconds
-    return math.ceil(lost / saved) if saved > 0 else None
+    return max(0, math.ceil(lost / saved)) if saved > 0 else None
 
 
 # The model's inputs: what the evidence page prints and draws, the calculator's defaults.

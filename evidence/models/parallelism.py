@@ -91,6 +91,16 @@ def batch_size_to_use(items: int, seconds_per_item: float, start_up_s: float,
     return min(items, max(fastest, floor))
 
 
+def describe(batch_size: int, inputs: dict) -> str:
+    """One batch size as the evidence page prints it and the calculator shows it."""
+    wall_min = wall_time_s(batch_size=batch_size, **inputs) / 60
+    cost = pod_minutes(inputs["items"], batch_size, inputs["seconds_per_item"],
+                       inputs["start_up_s"])
+    tasks = tasks_for(inputs["items"], batch_size)
+    return (f"{batch_size:,} per task, {tasks:,} tasks, {wall_min:,.1f} min, "
+            f"{cost:,.0f} pod-min")
+
+
 def calculator_defaults() -> dict:
     """What the parallelism calculator starts from."""
     return {"inputs": dict(DEFAULTS)}

@@ -282,14 +282,7 @@ figures.show(fig)
 # smallest batch that does.
 from evidence.models import parallelism as model  # noqa: E402
 
-
-def describe(batch_size: int, inputs: dict) -> str:
-    wall_min = model.wall_time_s(batch_size=batch_size, **inputs) / 60
-    cost = model.pod_minutes(inputs["items"], batch_size, inputs["seconds_per_item"],
-                             inputs["start_up_s"])
-    tasks = model.tasks_for(inputs["items"], batch_size)
-    return (f"{batch_size:,} per task, {tasks:,} tasks, {wall_min:.1f} min, "
-            f"{cost:,.0f} pod-min")
+describe = model.describe  # one batch size as printed here and shown by the calculator
 
 
 for name, value in model.DEFAULTS.items():
