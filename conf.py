@@ -85,16 +85,13 @@ myst_enable_extensions = ["colon_fence", "deflist", "substitution"]
 myst_heading_anchors = 3
 myst_footnote_transition = True
 # The landing page tells readers where to get the scripts: the repository when the build
-# knows it, otherwise the download buttons at the bottom of every example page.
-# Everything the examples import, pinned to what built the site (each example's Run-it box
-# pins its own subset; tests/test_reading.py checks the two agree).
-EXAMPLE_PACKAGES = ("flytekit", "flyte", "scikit-learn", "matplotlib", "numpy", "click")
+# knows it, otherwise the download buttons at the bottom of every lesson's page. Its install
+# line pins everything any lesson's Run-it box pins (tests/test_reading.py holds that).
+from evidence import lessons, run_it  # noqa: E402
+
+LESSON_PINS = sorted({pin for path in lessons.paths() for pin in run_it.parse(path).install[2:]})
 myst_substitutions = {
-    "install_all": "```sh\npip install "
-                   + " ".join(f"{name}=={metadata.version(name)}" for name in EXAMPLE_PACKAGES[:3])
-                   + " \\\n    "
-                   + " ".join(f"{name}=={metadata.version(name)}" for name in EXAMPLE_PACKAGES[3:])
-                   + "\n```",
+    "install_all": "```sh\npip install " + " ".join(LESSON_PINS) + "\n```",
     "get_the_scripts": (
         f"clone [the site's repository]({REPOSITORY_URL}), which holds every script in "
         "`examples/`, or download one from the buttons at the end of its page"
@@ -110,7 +107,7 @@ sphinx_gallery_conf = {
     "examples_dirs": ["examples", "evidence/pages"],
     "gallery_dirs": ["auto_examples", "auto_evidence"],
     "subsection_order": [f"{gallery}/{question}" for gallery in ("examples", "evidence/pages")
-                         for question in QUESTIONS],
+                         for question in QUESTIONS] + ["*"],  # "*": any other folder, last
     "filename_pattern": r"/",  # run every script, not only plot_*.py
     "within_subsection_order": "gallery_order.FlyteOneFirst",
     # Each script starts with empty local caches of both SDKs (evidence.isolation).

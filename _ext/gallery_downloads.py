@@ -31,8 +31,11 @@ import zipfile
 from pathlib import Path
 
 from sphinx.application import Sphinx
+from sphinx.util import logging
 
 from evidence import run_it
+
+logger = logging.getLogger(__name__)
 
 # The "Run it" admonition as sphinx-gallery leaves it in the first Markdown cell.
 RUN_IT_BOX = re.compile(r"^\.\. admonition:: (?P<title>.+)\n(?P<body>(?:[ \t]+.*\n|[ \t]*\n)*)",
@@ -100,7 +103,12 @@ def rewrite_lesson_downloads(app: Sphinx, env) -> None:
         script = notebook_path.with_suffix(".py")  # the gallery's copy of the lesson
         if not script.is_file():
             continue
-        install = " ".join(run_it.parse(script).install)
+        try:
+            install = " ".join(run_it.parse(script).install)
+        except ValueError as error:  # a lesson without its box: say so, in one line
+            logger.warning("%s; its notebook gets no install cell", error,
+                           location=str(script))
+            continue
         notebook = json.loads(notebook_path.read_text(encoding="utf-8"))
         fixed = rewrite_notebook(notebook, install, resolve)
         text = json.dumps(fixed, indent=1, ensure_ascii=False) + "\n"

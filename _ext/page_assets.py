@@ -48,7 +48,10 @@ def page_assets(app: Sphinx, pagename: str, templatename: str, context: dict,
         marker = NEEDED_ONLY_WITH.get(_name(script)) if script.filename else None
         if marker and marker not in body:
             continue
-        if script.filename and not {"defer", "async"} & set(script.attributes):
+        # The search page's template adds searchtools.js after these, undeferred, and it
+        # needs documentation_options.js run first: there, the order stays as it was.
+        if script.filename and pagename != "search" and \
+                not {"defer", "async"} & set(script.attributes):
             script = _restyled(script, defer="defer")
         scripts.append(script)
     context["script_files"] = scripts

@@ -99,6 +99,11 @@ def gallery_only_copy(name: str, examples: dict[str, str]) -> Path:
     (src / "404.md").unlink()  # it links the guides
     for path in [*(src / "examples").rglob("*.py"), *(src / "evidence" / "pages").rglob("*.py")]:
         path.unlink()
+    for header in [*(src / "examples").rglob("GALLERY_HEADER.rst"),
+                   *(src / "evidence" / "pages").rglob("GALLERY_HEADER.rst")]:
+        title = header.parent.name.title()  # the real headers link the guides, gone here
+        underline = "=" if header.parent.name in ("examples", "pages") else "-"
+        header.write_text(f"{title}\n{underline * len(title)}\n")
     (src / "index.md").write_text("# Gallery only\n\n```{toctree}\nauto_examples/index\n"
                                   "auto_evidence/index\n```\n")
     for relpath, text in examples.items():
@@ -108,8 +113,13 @@ def gallery_only_copy(name: str, examples: dict[str, str]) -> Path:
 
 
 def example_source(title: str, line: str) -> str:
-    """The text of a minimal gallery script: a titled docstring and one print."""
-    return f'"""\n{title}\n{"=" * len(title)}\n"""\n\nprint("{line}")\n'
+    """The text of a minimal lesson: a titled docstring with its Run-it box, one print."""
+    box = ("\n.. admonition:: Run it\n   :class: run-it\n\n"
+           + "".join(f"   .. code-block:: sh\n      :caption: {caption}\n\n      {code}\n\n"
+                     for caption, code in zip(run_it.CAPTIONS, (
+                         "pip install flytekit==1.16.31", "python tiny.py",
+                         "pyflyte run --remote tiny.py wf"))))
+    return f'"""\n{title}\n{"=" * len(title)}\n{box}"""\n\nprint("{line}")\n'
 
 
 @contextlib.contextmanager

@@ -5,6 +5,7 @@ downloads."""
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import matplotlib
@@ -129,8 +130,35 @@ def test_a_readable_figure_passes():
 EVIDENCE_PAGES = sorted((ROOT / "evidence" / "pages").rglob("*.py"))
 
 
-@pytest.mark.parametrize("script", EVIDENCE_PAGES,
-                         ids=lambda p: p.relative_to(ROOT / "evidence" / "pages").as_posix())
+MAX_LINE = 88  # characters of code: what the page shows without scrolling sideways
+MAX_PRINTED = 82  # characters of output: its box is narrower (the "Out" margin)
+evidence_pages = pytest.mark.parametrize(
+    "script", EVIDENCE_PAGES, ids=lambda p: p.relative_to(ROOT / "evidence" / "pages").as_posix())
+
+
+@evidence_pages
+def test_evidence_page_code_fits_the_page(script):
+    long = [f"line {n}: {len(line)} characters" for n, line in
+            enumerate(script.read_text(encoding="utf-8").splitlines(), 1) if len(line) > MAX_LINE]
+    assert not long, "\n".join(long)
+
+
+@evidence_pages
+def test_evidence_page_prints_labelled_lines_that_fit_its_output_box(site, script):
+    """What a page printed: labelled lines, none wider than the output box, no SDK log
+    line (a warning reaching stdout, such as flytekit's Docker probe)."""
+    relpath = script.relative_to(ROOT / "evidence" / "pages").with_suffix(".html")
+    soup = BeautifulSoup((site.html / "auto_evidence" / relpath).read_text(encoding="utf-8"),
+                         "html.parser")
+    lines = [line for block in soup.select("div.sphx-glr-script-out pre")
+             for line in block.get_text().splitlines() if line.strip()]
+    problems = [f"{len(line)} characters: {line!r}" for line in lines if len(line) > MAX_PRINTED]
+    problems += [f"not a labelled line: {line!r}" for line in lines
+                 if not re.match(r"^(\S[^:]*: \S|  )", line)]
+    assert not problems, "\n".join(problems)
+
+
+@evidence_pages
 def test_evidence_page_ran_and_offers_no_download(site, script):
     relpath = script.relative_to(ROOT / "evidence" / "pages").with_suffix(".html")
     soup = BeautifulSoup((site.html / "auto_evidence" / relpath).read_text(encoding="utf-8"),

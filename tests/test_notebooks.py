@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -34,25 +36,40 @@ def notebook_of(site, lesson: Path) -> Path:
     return page.parent / link["href"]
 
 
-def run_notebook(path: Path) -> dict:
-    """Execute a copy of the notebook in an empty folder on a new machine; return it run."""
-    import nbformat
-    from nbclient import NotebookClient
-    from nbclient.exceptions import CellExecutionError
+# Runs in a process of its own: nbclient drives the kernel from an event loop that would
+# outlive it in a test worker and trip the tests after it that start one of their own.
+RUNNER = """
+import json, sys
+import nbformat
+from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
 
+path, folder = sys.argv[1:3]
+notebook = nbformat.read(path, as_version=4)
+client = NotebookClient(notebook, timeout=300, kernel_name="python3",
+                        resources={"metadata": {"path": folder}})
+error = None
+try:
+    client.execute(cwd=folder)
+except CellExecutionError as raised:
+    error = str(raised)[-3000:]
+json.dump({"error": error, "cells": notebook["cells"]}, sys.stdout)
+"""
+
+
+def run_notebook(path: Path) -> dict:
+    """Execute a copy of the notebook in an empty folder on a new machine (the kernel's
+    HOME and TMPDIR are new, pip may not download); return the cells it ran, and the
+    error that stopped it, if any."""
     folder = fresh_dir("jupyter")
-    notebook = nbformat.read(path, as_version=4)
     env = machine("jupyter-reader")
     env.update(PIP_NO_INDEX="1", PIP_DISABLE_PIP_VERSION_CHECK="1")
     env.pop("MPLBACKEND", None)  # Jupyter's own
-    client = NotebookClient(notebook, timeout=300, kernel_name="python3",
-                            resources={"metadata": {"path": str(folder)}})
-    error = None
-    try:
-        client.execute(env=env, cwd=str(folder))
-    except CellExecutionError as raised:
-        error = str(raised)[-3000:]
-    return {"notebook": notebook, "error": error}
+    done = subprocess.run([sys.executable, "-c", RUNNER, str(path), str(folder)], env=env,
+                          capture_output=True, text=True, timeout=600, check=False)
+    if done.returncode != 0:
+        return {"error": f"the runner failed:\n{done.stderr[-3000:]}", "cells": []}
+    return json.loads(done.stdout)
 
 
 @pytest.fixture(scope="session")
@@ -65,9 +82,7 @@ def notebook_runs(site):
         if name not in seen:
             with once_per_test_run(f"notebook/{name.replace('/', '--')}") as (work, to_make):
                 if to_make:
-                    done = run_notebook(notebook_of(site, lesson))
-                    work.write_text(json.dumps({"error": done["error"],
-                                                "cells": done["notebook"]["cells"]}))
+                    work.write_text(json.dumps(run_notebook(notebook_of(site, lesson))))
             seen[name] = json.loads(work.read_text())
         return seen[name]
 
