@@ -60,13 +60,17 @@ def test_guide_python_code_comes_from_a_file_that_runs(site, guide):
         )
 
 
+STEMS = {path.stem: lessons.name(path) for path in lessons.paths()}
+
+
 def shown_commands():
-    """Every `pyflyte run examples/...` command in the guides and the README."""
+    """Every `pyflyte run` of a lesson in the guides, the landing page and the README, by
+    its path in a clone or its bare file name."""
     for path in [*GUIDES, ROOT / "README.md", ROOT / "index.md"]:
         # A long command continues on the next line after a backslash: read it as one line.
         for line in re.sub(r"\\\n\s*", " ", path.read_text()).splitlines():
-            match = re.search(r"pyflyte run (.*examples/[\w/]+\.py.*)", line)
-            if match:
+            match = re.search(r"pyflyte run (.*?[\w/]*?(\w+)\.py.*)", line)
+            if match and match[2] in STEMS:
                 yield path.name, match[1].strip().rstrip("`")
 
 
@@ -75,7 +79,7 @@ def test_shown_pyflyte_command_names_a_real_workflow_and_inputs(where, command):
     words = shlex.split(command)
     # `pyflyte run` options (--remote, --overwrite-cache) come before the script.
     script, workflow_name, *args = words[next(i for i, w in enumerate(words) if w.endswith(".py")):]
-    module = lessons.load(script.removeprefix("examples/").removesuffix(".py"))
+    module = lessons.load(STEMS[script.rsplit("/", 1)[-1].removesuffix(".py")])
     workflow = getattr(module, workflow_name, None)
     assert isinstance(workflow, WorkflowBase), f"{where}: {workflow_name} is not a workflow in {script}"
     inputs = set(workflow.python_interface.inputs)
