@@ -22,6 +22,7 @@ import contextlib
 import io
 import os
 import shutil
+import textwrap
 
 from evidence import figures, lessons, probes
 
@@ -30,12 +31,17 @@ TASKS = ["extract_features", "fit_model", "evaluate"]
 stale: set[tuple[str, str]] = set()  # (row, task) pairs the cache served a stale value
 
 
+def say(line: str) -> None:
+    """Print a labelled line; one too wide for the output box goes on indented lines."""
+    print(textwrap.fill(line, 82, subsequent_indent="  ", break_long_words=False))
+
+
 def run(label: str, entity, **inputs):
     """Run ``entity`` quietly under the probe; print what it did; return the probe."""
     with probes.flytekit_runs() as runs, contextlib.redirect_stdout(io.StringIO()):
         runs.value = entity(**inputs)
-    print(f"{label}, bodies run: {', '.join(runs.bodies) or 'none'}")
-    print(f"{label}, served from the cache: {', '.join(runs.hits) or 'none'}")
+    say(f"{label}, bodies run: {', '.join(runs.bodies) or 'none'}")
+    say(f"{label}, served from the cache: {', '.join(runs.hits) or 'none'}")
     return runs
 
 
@@ -51,8 +57,8 @@ probed = [
 #
 # A hit skips the checks in the body
 # ----------------------------------
-# ``n_jobs=0`` is not a valid number of cores: scikit-learn refuses it when the forest is
-# fitted. ``fit_model``'s key ignores ``n_jobs``, so the call is served the forest of
+# ``n_jobs=0`` is not a valid number of cores: scikit-learn refuses it when the forest
+# is fitted. ``fit_model``'s key ignores ``n_jobs``, so the call is served the forest of
 # run 1 and nothing checks the value; on a miss the same call fails.
 probed.append(("n_jobs=0, a hit",
                run("n_jobs=0, a hit", lesson.digits_pipeline, n_jobs=0)))
@@ -69,8 +75,8 @@ except ValueError as error:
 #
 # A per-call override that does nothing
 # -------------------------------------
-# ``with_overrides(cache=False)`` on a call is accepted and compiled into the node, but a
-# local run ignores it: the call below is served from the entry run 1 stored.
+# ``with_overrides(cache=False)`` on a call is accepted and compiled into the node, but
+# a local run ignores it: the call below is served from the entry run 1 stored.
 from flytekit import workflow
 
 
@@ -182,9 +188,10 @@ probed.append(("edited body, version 2", bumped))
 #
 # Or overwrite the entry
 # ----------------------
-# ``pyflyte run --overwrite-cache`` sets ``FLYTE_LOCAL_CACHE_OVERWRITE=true`` for a local
-# run: every cached task skips the lookup, runs, and replaces its entry under the same
-# key. Here it repairs version 1's stale entry; the next plain call is served the new one.
+# ``pyflyte run --overwrite-cache`` sets ``FLYTE_LOCAL_CACHE_OVERWRITE=true`` for a
+# local run: every cached task skips the lookup, runs, and replaces its entry under the
+# same key. Here it repairs version 1's stale entry; the next plain call is served the
+# new one.
 os.environ["FLYTE_LOCAL_CACHE_OVERWRITE"] = "true"  # what --overwrite-cache sets
 try:
     probed.append(("version 1, overwrite",
@@ -200,12 +207,13 @@ probed.append(("version 1, after the overwrite", repaired))
 #
 # After a reboot
 # --------------
-# A local run stores arrays and models under a ``flyte-*`` folder of the system temp dir,
-# and the local cache keeps only their paths. A fresh run (``n_components=20``) stores
-# its outputs; deleting that folder stands for a reboot. The same run again: every task
-# is served, nothing reads the missing files, the run succeeds. Then ``n_trees=50``:
-# ``extract_features`` is served a missing array's path, ``fit_model`` misses and cannot
-# read it, the run fails. ``pyflyte local-cache clear`` (or a new version) is the way out.
+# A local run stores arrays and models under a ``flyte-*`` folder of the system temp
+# dir, and the local cache keeps only their paths. A fresh run (``n_components=20``)
+# stores its outputs; deleting that folder stands for a reboot. The same run again:
+# every task is served, nothing reads the missing files, the run succeeds. Then
+# ``n_trees=50``: ``extract_features`` is served a missing array's path, ``fit_model``
+# misses and cannot read it, the run fails. ``pyflyte local-cache clear`` (or a new
+# version) is the way out.
 from flytekit.core.context_manager import FlyteContextManager  # noqa: E402
 
 run("before the reboot, n_components=20", lesson.digits_pipeline, n_components=20)
@@ -215,9 +223,10 @@ run("after the reboot, the same run", lesson.digits_pipeline, n_components=20)
 try:
     run("after the reboot, n_trees=50", lesson.digits_pipeline, n_components=20,
         n_trees=50)
-    print("after the reboot, n_trees=50, the run: succeeded")
+    rebooted, why = "succeeded", ""
 except Exception as error:  # noqa: BLE001: the failure is the point
-    print(f"after the reboot, n_trees=50, the run: failed ({type(error).__name__})")
+    rebooted, why = "failed", f" ({type(error).__name__})"
+print(f"after the reboot, n_trees=50, the run: {rebooted}{why}")
 
 # %%
 # .. _caching-hash-method-probed:
@@ -240,16 +249,33 @@ fig = figures.task_grid(probed, TASKS + ["ink_per_image"],
                         row_height=0.36)
 figures.show(fig)
 
-# The gallery's cards: each page's result in a few words, from the runs above.
-first, second = probed[0][1], probed[1][1]
-figures.lesson_card("cache/rerun_with_caching", [
-    "Rerun with caching", f"run 1: {len(first.bodies)} task bodies ran",
-    f"run 2: {len(second.hits)} from the cache"])
-by_reference, by_content = probed[-3][1], probed[-1][1]
-figures.lesson_card("cache/cache_arrays_by_content", [
-    "Arrays keyed by content",
-    f"by address, run 2: {by_reference.ran('ink_per_image')} run",
-    f"by content, run 2: {by_content.served('ink_per_image')} cache hit"])
+# %%
+# The gallery's cards
+# -------------------
+# Each card states a page's result in a few words, taken from the runs above by their
+# labels.
+runs = dict(probed)
+override = runs["cache=False override"]
+first, again, more_trees = (runs[label] for label in
+                            ("run 1", "run 2, same inputs", "run 4, n_trees=100"))
+by_address, by_digest = (runs[f"{name}, run 2"] for name in
+                         ("ink_by_reference", "ink_by_content"))
 figures.page_card("cache_flyte1_evidence", [
-    "Caching in flytekit", "probed: bodies run, hits", "stale results, compiled keys"])
+    "Caching in flytekit",
+    f"stale: {served_stale.value.shape[1]} features, not {bumped.value.shape[1]}",
+    f"cache=False override: {'served' if override.hits else 'ran'}",
+    f"reboot, new input: {rebooted}"])
+cards = {
+    "cache/rerun_with_caching": [
+        "Rerun with caching",
+        f"run 1: {len(first.bodies)} task bodies ran",
+        f"run 2: {len(again.hits)} from the cache",
+        f"n_trees=100: {len(more_trees.bodies)} ran again"],
+    "cache/cache_arrays_by_content": [
+        "Arrays keyed by content",
+        f"by reference, run 2: {by_address.ran('ink_per_image')} ran",
+        f"by content, run 2: {by_digest.served('ink_per_image')} cache hit"],
+}
+for stem, lines in cards.items():
+    figures.lesson_card(stem, lines)
 # sphinx_gallery_thumbnail_path = "auto_evidence/cards/cache_flyte1_evidence.png"

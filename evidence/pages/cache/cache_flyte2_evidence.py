@@ -5,9 +5,9 @@ Caching in the flyte SDK: the evidence
 How the site knows what :ref:`guide-caching` says of Flyte 2, from the lessons
 :ref:`sphx_glr_auto_examples_cache_cache_by_function_body.py`,
 :ref:`sphx_glr_auto_examples_cache_cache_files_by_content.py` and
-:ref:`sphx_glr_auto_examples_cache_cache_each_map_element.py`. Their tasks run here under
-a probe that records which bodies ran and which calls the local cache served, from an
-empty cache; then the edits, the settings, what a cluster receives, the keys.
+:ref:`sphx_glr_auto_examples_cache_cache_each_map_element.py`. Their tasks run here
+under a probe that records which bodies ran and which calls the local cache served, from
+an empty cache; then the edits, the settings, what a cluster receives, the keys.
 """
 
 # %%
@@ -42,8 +42,9 @@ def quietly(function, *args, **kwargs):
 
 
 def call(label: str, task, *args, current=None, watch=None, runner=flyte, **kwargs):
-    """Run ``task`` locally once under the probe; print what it did to ``watch`` (the task
-    itself unless named) and whether the value is the one the current code computes."""
+    """Run ``task`` locally once under the probe; print what it did to ``watch`` (the
+    task itself unless named) and whether the value is the one the current code
+    computes."""
     with probes.flyte_runs() as runs:
         runs.value = quietly(lambda: runner.run(task, *args, **kwargs).outputs()[0])
     now = quietly(task.func, *args, **kwargs) if current is None else current
@@ -66,10 +67,10 @@ call("verbose=True (ignored)", lesson.count_words, TEXT, verbose=True)
 # The version is a hash of the task's source
 # ------------------------------------------
 # ``flyte.extras.serialize`` (through ``probes.flyte_spec``) gives the task template
-# ``flyte run`` and ``flyte deploy`` send; its ``discovery_version`` is the cache version.
-# Recomputed here by hand, as ``FunctionBodyPolicy`` and ``Cache.get_version`` do:
-# SHA-256 of the function's syntax tree (``ast.dump`` without positions) plus the salt,
-# hashed once more.
+# ``flyte run`` and ``flyte deploy`` send; its ``discovery_version`` is the cache
+# version. Recomputed here by hand, as ``FunctionBodyPolicy`` and ``Cache.get_version``
+# do: SHA-256 of the function's syntax tree (``ast.dump`` without positions) plus the
+# salt, hashed once more.
 import ast
 import hashlib
 import inspect
@@ -98,9 +99,9 @@ print(f"count_words version equals the hash recomputed by hand: "
 # --------------------
 # Each source below is an edit of ``count_words`` made in the lesson's own module, as
 # saving the file would: same function name in the same environment, so the same task
-# name. A comment and a new layout leave the syntax tree as it was: same version, served.
-# A docstring, a decorator argument or a changed body is in the tree: a new version, and
-# the body runs.
+# name. A comment and a new layout leave the syntax tree as it was: same version,
+# served. A docstring, a decorator argument or a changed body is in the tree: a new
+# version, and the body runs.
 DECORATOR = '@env.task(cache=flyte.Cache("auto", ignored_inputs=("verbose",)))\n'
 BODY = '''def count_words(text: str, verbose: bool = False) -> int:
     {doc}words = {words}
@@ -182,8 +183,8 @@ figures.show(fig)
 # Change the data behind a path
 # -----------------------------
 # ``count_lines`` receives a ``File``. Passed by its path alone, its key holds the path:
-# rewriting the file keeps the key, and the old count comes back. Passed with a digest of
-# its bytes (``file_cache_key=``, as the lesson does), the new bytes make a new key.
+# rewriting the file keeps the key, and the old count comes back. Passed with a digest
+# of its bytes (``file_cache_key=``, as the lesson does), the new bytes make a new key.
 import pathlib
 import tempfile
 
@@ -223,11 +224,13 @@ call("rewritten, by digest", lesson.count_lines, by_digest(), current=3)
 #   returns the override whatever the behaviour), and a local run reads it: the second
 #   call is served, and so is an edited body under the same pin, stale, as in Flyte 1.
 # - ``"disable"`` runs every time; ``with_runcontext(disable_run_cache=True)`` neither
-#   reads nor writes the local cache for one run; ``with_runcontext(overwrite_cache=True)``
-#   changes nothing in a local run: the call is served.
+#   reads nor writes the local cache for one run;
+#   ``with_runcontext(overwrite_cache=True)`` changes nothing in a local run: the call
+#   is served.
 figure_of_next_calls = "settings"
 PINNED = "pin"
-pinned = lesson.count_words.override(cache=flyte.Cache("override", version_override="1"))
+pinned = lesson.count_words.override(
+    cache=flyte.Cache("override", version_override="1"))
 call("override, pinned", pinned, PINNED)
 call("override, pinned, again", pinned, PINNED)
 auto_pinned = lesson.count_words.override(
@@ -241,7 +244,8 @@ call("auto, pinned, body edited", edited.override(
 call('"disable"', lesson.count_words.override(cache="disable"), TEXT)
 no_run_cache = flyte.with_runcontext(disable_run_cache=True)
 call("disable_run_cache", lesson.count_words, "a fresh text", runner=no_run_cache)
-call("disable_run_cache, again", lesson.count_words, "a fresh text", runner=no_run_cache)
+call("disable_run_cache, again", lesson.count_words, "a fresh text",
+     runner=no_run_cache)
 call("then a plain call", lesson.count_words, "a fresh text")
 call("overwrite_cache=True", lesson.count_words, TEXT,
      runner=flyte.with_runcontext(overwrite_cache=True))
@@ -272,8 +276,8 @@ def metadata(task):
 
 words = metadata(lesson.count_words)
 print(f"spec count_words: discoverable {words.discoverable}, "
-      f"serializable {words.cache_serializable}, "
-      f"ignored inputs {list(words.cache_ignore_input_vars)}")
+      f"serializable {words.cache_serializable}")
+print(f"spec count_words: ignored inputs {list(words.cache_ignore_input_vars)}")
 print(f"spec pinned: version {metadata(pinned).discovery_version!r}")
 serialized = metadata(lesson.count_words.override(
     cache=flyte.Cache("auto", serialize=True, max_age=timedelta(days=7))))
@@ -282,8 +286,9 @@ print(f"spec max_age=7 days: cache_max_age {serialized.cache_max_age.seconds} s"
 off = metadata(lesson.count_words.override(cache="disable"))
 print(f'spec "disable": discoverable {off.discoverable}, '
       f"version still the source hash {off.discovery_version == ORIGINAL}")
+salted_by_hand = by_hand(lesson.count_words.func, "re 2.0")
 print(f"spec salt='re 2.0': version recomputed by hand with the salt "
-      f"{metadata(salted).discovery_version == by_hand(lesson.count_words.func, 're 2.0')}")
+      f"{metadata(salted).discovery_version == salted_by_hand}")
 interface = probes.flyte_spec(lesson.count_words).task_template.interface
 print(f"spec interface, parameter descriptions: "
       f"{[v.value.description for v in interface.inputs.variables]}")
@@ -295,9 +300,9 @@ print(f"spec interface, parameter descriptions: "
 # ----------------------------------------------------------------
 # ``flyte.run`` to a cluster from a Jupyter or IPython kernel (``interactive_mode``, on
 # whenever IPython is active) cloudpickles the task into a code bundle and serializes
-# every task with that bundle. The serializer then takes the bundle's digest as the cache
-# version, before it looks at the ``Cache``: ``"auto"`` and a ``version_override`` alike.
-# Shown here by serializing with such a bundle (its digest a placeholder).
+# every task with that bundle. The serializer then takes the bundle's digest as the
+# cache version, before it looks at the ``Cache``: ``"auto"`` and a ``version_override``
+# alike. Shown here by serializing with such a bundle (its digest a placeholder).
 from flyte.models import CodeBundle, SerializationContext
 
 bundle = CodeBundle(pkl="code_bundle.pkl.gz", computed_version="digest-of-the-pickle")
@@ -331,9 +336,10 @@ call("called from a parent", parent, "root and child", current=3, watch="count_w
 # On a cluster they part. The SDK keys a task it calls on SHA-256 over ``name:value``
 # pairs (44 characters in base64). For a run's first task Flyte v2.0.43 uses the same
 # formula with the inputs hash its upload service made: FNV-64a over the serialized
-# inputs (11 characters), recomputed below from v2.0.43's ``hashInputsProto``. They cannot
-# be equal: the two calls share no entries. flyte 2.12.1 sends its own hash with a run
-# only when an input carries a content hash (a ``File`` with a digest); then they agree.
+# inputs (11 characters), recomputed below from v2.0.43's ``hashInputsProto``. They
+# cannot be equal: the two calls share no entries. flyte 2.12.1 sends its own hash with
+# a run only when an input carries a content hash (a ``File`` with a digest); then they
+# agree.
 import base64
 
 
@@ -345,7 +351,8 @@ def fnv64a(data: bytes) -> bytes:
 
 
 def server_inputs_hash(inputs, ignored: list[str]) -> str:
-    """v2.0.43's dataproxy ``hashInputsProto`` over the inputs minus the ignored ones."""
+    """v2.0.43's dataproxy ``hashInputsProto`` over the inputs minus the ignored
+    ones."""
     kept = type(inputs)(literals=[x for x in inputs.literals if x.name not in ignored])
     data = kept.SerializeToString(deterministic=True)
     return base64.urlsafe_b64encode(fnv64a(data)).rstrip(b"=").decode()
@@ -359,8 +366,9 @@ print(f"inputs hash, run's first task (server): {len(root)} characters")
 print(f"text input, 2.12.1 replaces the server's hash: "
       f"{sdk.flyte_run_inputs_hash(inputs, ['verbose']) is not None}")
 file_inputs = sdk.flyte_inputs(lesson.count_lines, by_digest())
+sent = sdk.flyte_run_inputs_hash(file_inputs, [])
 print(f"file with a digest, 2.12.1 sends the hash a child call uses: "
-      f"{sdk.flyte_run_inputs_hash(file_inputs, []) == sdk.flyte_inputs_hash(file_inputs)}")
+      f"{sent == sdk.flyte_inputs_hash(file_inputs)}")
 
 # %%
 # .. _flyte2-cache-content-probed:
@@ -369,9 +377,9 @@ print(f"file with a digest, 2.12.1 sends the hash a child call uses: "
 # ----------------------------
 # The second lesson's workflows, each run twice. By reference ``count_lines`` runs both
 # times; with a digest from the producer, the second run is served, for a file and for a
-# folder. A ``File`` or ``Dir`` made outside a task (in the script that launches the run)
-# loses the key it was given in a local run: the SDK uploads it lazily, and the lazy path
-# returns no hash, so the two calls below both run.
+# folder. A ``File`` or ``Dir`` made outside a task (in the script that launches the
+# run) loses the key it was given in a local run: the SDK uploads it lazily, and the
+# lazy path returns no hash, so the two calls below both run.
 from flyte.io import Dir
 
 figure_of_next_calls = "data"
@@ -409,13 +417,13 @@ figures.show(fig)
 #
 # ``HashFunction`` on a file keeps the last chunk's hash
 # ------------------------------------------------------
-# ``HashFunction.from_fn(fn)`` calls ``fn`` on each piece of data it is fed and keeps the
-# last result. ``DataFrame.from_local`` feeds it the whole frame once. ``File.from_local``
-# feeds it the file as it copies or uploads it: left in place (a local run's default) it
-# reads nothing and the file gets no key; uploaded (the path to a bucket, shown with
-# fsspec's in-memory store) it is fed line by line, and two files that differ only in
-# their first line get the same key. A digest string (``hash_method=digest``) has neither
-# problem.
+# ``HashFunction.from_fn(fn)`` calls ``fn`` on each piece of data it is fed and keeps
+# the last result. ``DataFrame.from_local`` feeds it the whole frame once.
+# ``File.from_local`` feeds it the file as it copies or uploads it: left in place (a
+# local run's default) it reads nothing and the file gets no key; uploaded (the path to
+# a bucket, shown with fsspec's in-memory store) it is fed line by line, and two files
+# that differ only in their first line get the same key. A digest string
+# (``hash_method=digest``) has neither problem.
 from flyte.io import HashFunction
 
 fed = HashFunction.from_fn(lambda data: bytes(data).decode())
@@ -446,8 +454,10 @@ def key_of(text: str, destination: str = "") -> str:
 FIRST, SECOND, LAST_LINE = "one\ntwo\n", "ONE\ntwo\n", b"two\n"
 print(f"file left in place, its key: {key_of(FIRST)}")
 uploaded = [key_of(text, "memory://bucket/notes.txt") for text in (FIRST, SECOND)]
-print(f"uploaded, files differing in line 1 get the same key: {uploaded[0] == uploaded[1]}")
-print(f"uploaded, the key is the hash of the last line: {uploaded[0] == sha(LAST_LINE)}")
+print(f"uploaded, files differing in line 1 get the same key: "
+      f"{uploaded[0] == uploaded[1]}")
+print(f"uploaded, the key is the hash of the last line: "
+      f"{uploaded[0] == sha(LAST_LINE)}")
 
 # %%
 # .. _flyte2-cache-map-probed:
@@ -460,16 +470,60 @@ print(f"uploaded, the key is the hash of the last line: {uploaded[0] == sha(LAST
 # every element runs.
 mapped = lessons.load("cache/cache_each_map_element")
 TITLES = ["Dune", "Emma", "Middlemarch", "Ulysses"]
-map_rows = []
+map_rows, map_ran = [], {}
 for label, these, min_length in (("run 1", TITLES[:3], 1), ("run 2", TITLES, 1),
                                  ("run 3, min_length=5", TITLES, 5)):
     with probes.flyte_runs() as runs:
         quietly(lambda: flyte.run(mapped.count_all, these, min_length=min_length))
     ran = [inputs["title"] for task, inputs in runs.calls if task == "count_letters"]
-    print(f"{label}, elements run: {ran}, served: {runs.served('count_letters')}")
+    map_ran[label] = (len(ran), len(these))
+    print(f"{label}, elements run: {', '.join(ran) or 'none'}")
+    print(f"{label}, elements served from the cache: {runs.served('count_letters')}")
     map_rows.append((label, {title: "body ran" if title in ran else
                              "served from the cache" for title in these}))
 
 # %%
-fig = figures.state_grid(map_rows, TITLES, "flyte.map: each element looked up on its own")
+fig = figures.state_grid(map_rows, TITLES,
+                         "flyte.map: each element looked up on its own")
 figures.show(fig)
+
+# %%
+# The gallery's cards
+# -------------------
+# Each card states a page's result in a few words, taken from the calls above by their
+# labels.
+calls = {label: runs for rows in probed.values() for label, runs in rows}
+
+
+def did(label: str, task: str) -> str:
+    """What the call ``label`` did with ``task``: ran, served, or served stale."""
+    runs = calls[label]
+    if runs.ran(task):
+        return "ran"
+    return "served stale" if (label, task) in stale else "served"
+
+
+figures.page_card("cache_flyte2_evidence", [
+    "Caching in the flyte SDK",
+    f"{len(calls)} calls, {sum(len(r.hits) for r in calls.values())} cache hits",
+    f"{len(stale)} served a stale value"])
+cards = {
+    "cache/cache_by_function_body": [
+        "Keyed on its own source",
+        f"comment added: {did('comment, new layout', 'count_words')}",
+        f"body edited: {did('body: distinct words', 'count_words')}",
+        f"helper edited: {did('helper edited', 'count_words')}"],
+    "cache/cache_files_by_content": [
+        "Files keyed by content",
+        f"by reference, run 2: {did('lines_by_reference, run 2', 'count_lines')}",
+        f"by content, run 2: {did('lines_by_content, run 2', 'count_lines')}",
+        f"a folder, run 2: {did('files_by_content, run 2', 'count_files')}"],
+    "cache/cache_each_map_element": [
+        "One key per map element",
+        "run 1: {} of {} ran".format(*map_ran["run 1"]),
+        "one title added: {} of {} ran".format(*map_ran["run 2"]),
+        "min_length=5: {} of {} ran".format(*map_ran["run 3, min_length=5"])],
+}
+for stem, lines in cards.items():
+    figures.lesson_card(stem, lines)
+# sphinx_gallery_thumbnail_path = "auto_evidence/cards/cache_flyte2_evidence.png"

@@ -4,7 +4,8 @@ Decomposing in flytekit: the evidence
 
 How the site knows what :ref:`guide-decomposition` says of flytekit, from the lessons
 :ref:`sphx_glr_auto_examples_decompose_decompose_training_and_inference.py` and
-:ref:`sphx_glr_auto_examples_decompose_decompose_workflow_as_subworkflow_or_launch_plan.py`.
+:ref:`Reuse a group of tasks: subworkflow or launch plan
+<sphx_glr_auto_examples_decompose_decompose_workflow_as_subworkflow_or_launch_plan.py>`.
 Their workflows run here under a probe that records which task bodies ran and which
 calls flytekit's local cache served, starting from an empty cache; then what
 registration would send a cluster, what travels between the tasks, and the cost model
@@ -80,8 +81,10 @@ def listed(entries) -> str:
     return ", ".join(f"{name}={value}" for name, value in found.items()) or "none"
 
 
+requested = {}  # task: its compiled requests, for the gallery's card
 for name in ("train", "predict"):
     resources, meta = templates[name].container.resources, templates[name].metadata
+    requested[name] = probes.flytekit_resources(resources.requests)
     cache = f"on, version {meta.discovery_version}" if meta.discoverable else "off"
     print(f"{name}, compiled requests: {listed(resources.requests)}")
     print(f"{name}, compiled limits: {listed(resources.limits)}")
@@ -153,11 +156,14 @@ for entity in (one_value, pairs):
 # launch plan, which a cluster starts as an execution of its own. Locally both run in
 # this process, and the second ``train`` is served from the cache.
 parent, _ = probes.flytekit_compiled(units.two_thresholds)
+node_kinds = []  # each node of two_thresholds in a few words, for the gallery's card
 for node in parent.template.nodes:
     ref = node.workflow_node
     if ref.launchplan_ref is not None:
+        node_kinds.append("launch plan: own execution")
         kind = f"launch plan {ref.launchplan_ref.name}: a separate execution"
     else:
+        node_kinds.append("subworkflow: inside")
         kind = f"subworkflow {ref.sub_workflow_ref.name.rsplit('.', 1)[-1]}: inside"
     print(f"two_thresholds, node {node.id}: {kind}")
 both = run("two_thresholds", units.two_thresholds, n_trees=100)
@@ -296,4 +302,33 @@ ax.set_title("Model: the extra cost of two tasks over one")
 ax.legend(loc="upper right")
 figures.show(for_phones(fig))
 
-# sphinx_gallery_thumbnail_number = 2
+# %%
+# The gallery's cards
+# -------------------
+# Each card states a page's result in a few words, taken from the runs, the compiled
+# specs and the model above.
+
+
+def profile(name: str) -> str:
+    """A task's compiled requests in a few characters: ``2 CPU, 1Gi``."""
+    return f"{requested[name]['cpu']} CPU, {requested[name]['memory']}"
+
+
+figures.page_card("decompose_flyte1_evidence", [
+    "Decomposing in flytekit",
+    f"forest: {model_bytes / 2**20:.1f} MiB, as a file",
+    f"model: split if scoring > {even:,.0f} s"])
+cards = {
+    "decompose/decompose_training_and_inference": [
+        "Train, then predict",
+        f"train: {profile('train')}",
+        f"predict: {profile('predict')}",
+        f"run 2, from the cache: {', '.join(second.hits) or 'none'}"],
+    "decompose/decompose_workflow_as_subworkflow_or_launch_plan": [
+        "Reuse a group of tasks",
+        *node_kinds,
+        f"train: {both.ran('train')} ran, {both.served('train')} served"],
+}
+for stem, lines in cards.items():
+    figures.lesson_card(stem, lines)
+# sphinx_gallery_thumbnail_path = "auto_evidence/cards/decompose_flyte1_evidence.png"

@@ -115,7 +115,7 @@ attempts = {
     "concurrency=2, def task": lambda: flyte.TaskEnvironment(
         name="sync_pool", reusable=flyte.ReusePolicy(concurrency=2)).task(
         lambda x: x),
-    "reusable task, new resources": lambda: lesson.predict.override(
+    "reusable task, resources": lambda: lesson.predict.override(
         reusable=flyte.ReusePolicy()).override(resources=flyte.Resources(cpu=2)),
 }
 for label, attempt in attempts.items():
@@ -124,7 +124,7 @@ for label, attempt in attempts.items():
         print(f"refused, {label}: no")
     except ValueError as error:
         reason = str(error).split(". ")[0].rstrip(".")
-        print(textwrap.fill(f"refused, {label}: {reason}", 80,
+        print(textwrap.fill(f"refused, {label}: {reason}", 82,
                             subsequent_indent="  "))
 
 # %%
@@ -221,3 +221,32 @@ fig = figures.task_grid(
     ["train_then_predict", "train", "predict"],
     "What the local cache served, run by run")
 figures.show(for_phones(fig))
+
+# %%
+# The gallery's cards
+# -------------------
+# Each card states a page's result in a few words, taken from the runs and the
+# serialized specs above.
+
+
+def profile(task) -> str:
+    """A task's serialized requests in a few characters: ``2 CPU, 1Gi``."""
+    found = probes.flyte_resources(specs[task.name].container.resources.requests)
+    return f"{found['cpu']} CPU, {found['memory']}"
+
+
+figures.page_card("decompose_flyte2_evidence", [
+    "Decomposing in Flyte 2",
+    f"forest inline: {inline / 2**20:.2f} MiB",
+    f"10 MiB limit: {int(limit / per_tree)} trees",
+    f"reusable task: type {warm.type}"])
+cards = {
+    "decompose/decompose_with_task_environments": [
+        "Task environments",
+        f"train: {profile(lesson.train)}",
+        f"predict: {profile(lesson.predict)}",
+        f"run 2, from the cache: {', '.join(second.hits) or 'none'}"],
+}
+for stem, lines in cards.items():
+    figures.lesson_card(stem, lines)
+# sphinx_gallery_thumbnail_path = "auto_evidence/cards/decompose_flyte2_evidence.png"
