@@ -27,7 +27,8 @@ from typing import Any, Optional
 from evidence import probes
 
 ROOT = Path(__file__).resolve().parent.parent
-# What flytekit's SyncCheckpoint names a checkpoint written as bytes, under its location.
+# What flytekit's SyncCheckpoint names a checkpoint written as bytes, under its
+# location.
 CHECKPOINT_FILE = "_dst_cp"
 
 
@@ -57,9 +58,9 @@ def run_attempt(task: Any, inputs: dict, work: Path, number: int,
                 previous: Optional[Path] = None,
                 kill_after_writes: Optional[int] = None) -> Attempt:
     """Run attempt ``number`` of ``task`` with ``inputs`` as its pod would, under
-    ``work/attempt-<number>``; ``previous`` is the previous attempt's checkpoint location.
-    With ``kill_after_writes``, the attempt is killed with SIGKILL right after its
-    checkpoint write number ``kill_after_writes``."""
+    ``work/attempt-<number>``; ``previous`` is the previous attempt's checkpoint
+    location. With ``kill_after_writes``, the attempt is killed with SIGKILL right after
+    its checkpoint write number ``kill_after_writes``."""
     from flyteidl.core import literals_pb2
     from flytekit import FlyteContextManager
     from flytekit.core.type_engine import TypeEngine
@@ -92,7 +93,8 @@ def run_attempt(task: Any, inputs: dict, work: Path, number: int,
     log_file = here / "log.txt"
     with open(log_file, "w") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "evidence.attempts", str(kill_after_writes or 0), *args[1:]],
+            [sys.executable, "-m", "evidence.attempts", str(kill_after_writes or 0),
+             *args[1:]],
             env=env, stdout=log, stderr=subprocess.STDOUT)
     returncode = _wait(process, kill=kill_after_writes is not None)
     outputs_file = where["outputs"] / "outputs.pb"
@@ -131,8 +133,8 @@ def exits(code: int) -> int:
 
 def failing_tasks(directory: Path) -> Any:
     """A module ``failing_tasks`` written to ``directory`` and imported: the tasks
-    ``raises`` and ``exits``. A file of its own, because an attempt's process imports the
-    task by module and name, as a pod does."""
+    ``raises`` and ``exits``. A file of its own, because an attempt's process imports
+    the task by module and name, as a pod does."""
     import importlib.util
 
     file = Path(directory, "failing_tasks.py")
@@ -173,7 +175,8 @@ def _stop_after_writes(count: int) -> None:
     SyncCheckpoint.write = write_then_maybe_stop
 
 
-if __name__ == "__main__":  # python -m evidence.attempts <writes> <pyflyte-execute args>
+# python -m evidence.attempts <writes> <pyflyte-execute args>
+if __name__ == "__main__":
     from flytekit.bin.entrypoint import execute_task_cmd
 
     writes, *arguments = sys.argv[1:]

@@ -3,9 +3,9 @@ how failures come back, and how several mapped lists pair up.
 
 Overlap is shown by construction, never by a clock. A ``*_together`` child waits at a
 barrier until all ``parties`` children of its fan-out have arrived, so a fan-out of them
-can finish only if every child was running at once; the plain children wait for nothing,
-and ``probes.in_flight()`` counts how many ran at once. Each child reports where its body
-ran: the thread's name and whether an event loop runs in that thread.
+can finish only if every child was running at once; the plain children wait for
+nothing, and ``probes.in_flight()`` counts how many ran at once. Each child reports
+where its body ran: the thread's name and whether an event loop runs in that thread.
 
 The barriers wait at most ``GUARD_S``: a guard against a fan-out that runs its children
 one after another, where the first would wait forever. A broken barrier raises; it never
@@ -80,7 +80,8 @@ def sync_child_together(i: int) -> Where:
 
 
 CHILDREN = {"async": async_child, "sync": sync_child,
-            "async_together": async_child_together, "sync_together": sync_child_together}
+            "async_together": async_child_together,
+            "sync_together": sync_child_together}
 
 
 @env.task
@@ -102,7 +103,7 @@ async def map_children(kind: str, n: int, concurrency: int) -> FanOut:
     return FanOut(where(), children)
 
 
-# ------------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------
 # Failures
 
 
@@ -115,14 +116,14 @@ async def square_or_fail(x: int) -> int:
 
 @env.task
 async def map_failures(xs: list[int], return_exceptions: bool) -> list[str]:
-    """``flyte.map`` over ``square_or_fail``: each result, or ``Exception(code)`` for the
-    exception in its place (the code names the error the task raised)."""
+    """``flyte.map`` over ``square_or_fail``: each result, or ``Exception(code)`` for
+    the exception in its place (the code names the error the task raised)."""
     results = flyte.map.aio(square_or_fail, xs, return_exceptions=return_exceptions)
     return [f"{type(r).__name__}({getattr(r, 'code', '')})" if isinstance(r, Exception)
             else str(r) async for r in results]
 
 
-# ------------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------
 # Several mapped lists
 
 

@@ -154,8 +154,13 @@ def flytekit_compiled(entity: Any) -> tuple[Any, dict[str, Any]]:
 
 
 def _image_specs(entity: Any, seen: set | None = None) -> list:
-    """The ImageSpecs of every task an entity runs: its own, its nodes', its workflow's."""
+    """The ImageSpecs registration resolves for an entity: its own, its nodes', its
+    workflow's, a map's target's; for a ``@dynamic`` task, also those of every task
+    defined in the process (flytekit resolves them all when it serializes one, so that
+    the graph built at run time can look any of them up)."""
     from flytekit import ImageSpec
+    from flytekit.core.context_manager import FlyteEntities
+    from flytekit.core.python_function_task import PythonFunctionTask
 
     seen = set() if seen is None else seen
     if id(entity) in seen:
@@ -166,11 +171,18 @@ def _image_specs(entity: Any, seen: set | None = None) -> list:
     if isinstance(image, ImageSpec):
         found.append(image)
     for inner in (getattr(entity, "python_function_task", None),  # a map task's task
+                  getattr(entity, "target", None),  # a map over a launch plan: the plan
                   getattr(entity, "workflow", None)):  # a launch plan's workflow
         if inner is not None:
             found += _image_specs(inner, seen)
     for node in getattr(entity, "nodes", None) or []:
         found += _image_specs(node.flyte_entity, seen)
+    if getattr(entity, "execution_mode", None) == \
+            PythonFunctionTask.ExecutionBehavior.DYNAMIC:
+        found += [other.container_image for other in FlyteEntities.entities
+                  if isinstance(getattr(other, "container_image", None), ImageSpec)]
+        for hint in entity.node_dependency_hints or []:
+            found += _image_specs(hint, seen)
     return list({spec.id: spec for spec in found}.values())
 
 

@@ -3,10 +3,10 @@ the tests, once.
 
 The spot lesson splits its pipeline into four tasks. ``coarse_spot_task`` is the same
 work as one interruptible task: it calls the lesson's stage functions directly, so both
-shapes do exactly the same work, and it is defined in the lesson's module, as an edit to
-the lesson's file would define it. Inside one task the stages are not tasks of their own,
-so a probe sees one body; ``stages_that_ran`` reads which stages did their work from the
-labelled line each stage body prints when it runs.
+shapes do exactly the same work, and it is defined in the lesson's module, as an edit
+to the lesson's file would define it. Inside one task the stages are not tasks of their
+own, so a probe sees one body; ``stages_that_ran`` reads which stages did their work
+from the labelled line each stage body prints when it runs.
 """
 
 from __future__ import annotations
@@ -37,5 +37,6 @@ def coarse_spot_task(lesson: ModuleType) -> Any:
 
 def stages_that_ran(printed: str, stages: list[str]) -> list[str]:
     """The stages whose body printed its ``<stage> ran...`` line, in order."""
-    names = [line.split(" ran", 1)[0] for line in printed.splitlines() if " ran" in line]
+    names = [line.split(" ran", 1)[0] for line in printed.splitlines()
+             if " ran" in line]
     return [name for name in names if name in stages]

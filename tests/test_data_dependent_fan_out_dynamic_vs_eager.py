@@ -131,6 +131,18 @@ def test_dynamic_and_eager_register_as_tasks_and_only_eager_is_flagged(lesson):
                                                                                     True)
 
 
+def test_compiling_the_dynamic_task_asks_docker_about_no_image(lesson, capfd):
+    """Serializing a @dynamic task resolves the image of every task defined in the
+    process, as a full site build defines other lessons' tasks; the probe names them all
+    up front, so flytekit neither probes Docker nor prints that it did."""
+    other = lessons.load("interruptible/checkpoint_resume")
+    assert other.image.id != lesson.image.id, "another ImageSpec in the process"
+    capfd.readouterr()
+    probes.flytekit_compiled(lesson.compare)
+    captured = capfd.readouterr()
+    assert "image" not in (captured.out + captured.err).lower(), captured
+
+
 # --- bad inputs ----------------------------------------------------------------------------------
 
 def test_bad_targets_raise_click_errors_naming_them(lesson):

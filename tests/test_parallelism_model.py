@@ -148,5 +148,5 @@ def test_evidence_page_prints_what_the_model_computes(model, site):
         for kind, size in (("use", model.batch_size_to_use(**inputs)),
                            ("fastest", model.fastest_batch_size(**inputs))):
             tasks = model.tasks_for(inputs["items"], size)
-            assert lines[f"model, concurrency {c}, {kind}"].startswith(
+            assert lines[f"model, {c:,} at once, {kind}"].startswith(
                 f"{size:,} per task, {tasks:,} tasks, "), (c, kind)

@@ -22,6 +22,7 @@ as a cluster's pods run them, one killed with SIGKILL; the spot cost model is dr
 # output, and the re-run is served it.
 import contextlib
 import io
+import math
 import pickle
 import tempfile
 from pathlib import Path
@@ -43,7 +44,8 @@ READABLE = {"font.size": 14, "axes.titlesize": 15, "axes.labelsize": 14,
 
 def probed(entity, preempt_stage: int) -> probes.TaskRuns:
     """Run ``entity`` quietly under the probe; note which stages' work ran, from the
-    lines their bodies print (inside one coarse task they are not tasks of their own)."""
+    lines their bodies print (inside one coarse task they are not tasks of their
+    own)."""
     printed = io.StringIO()
     with probes.flytekit_runs() as runs, contextlib.redirect_stdout(printed):
         try:
@@ -59,13 +61,16 @@ def preempt_then_rerun(entity, preempt_stage: int, name: str):
         return probed(entity, preempt_stage), probed(entity, 0)
 
 
-fine = {stage: preempt_then_rerun(spot.pipeline, stage, "fine") for stage in (1, 2, 3, 4)}
-first, rerun = fine[3]
-print(f"run 1, preempted at evaluate, task bodies run: {', '.join(first.bodies)}")
+fine = {stage: preempt_then_rerun(spot.pipeline, stage, "fine")
+        for stage in range(1, len(STAGES) + 1)}
+PREEMPTED = 3  # the lesson's run 1 loses stage 3, evaluate
+first, rerun = fine[PREEMPTED]
+print(f"run 1, preempted at {STAGES[PREEMPTED - 1]}, task bodies run: "
+      f"{', '.join(first.bodies)}")
 print(f"run 2, task bodies run: {', '.join(rerun.bodies)}")
 print(f"run 2, served from the cache: {', '.join(rerun.hits)}")
 for stage, (_, again) in fine.items():
-    print(f"preempted at stage {stage} ({STAGES[stage - 1]}), the re-run runs: "
+    print(f"preempted at {STAGES[stage - 1]} (stage {stage}), re-run runs: "
           f"{', '.join(again.bodies)}")
 
 # %%
@@ -79,10 +84,11 @@ for stage, (_, again) in fine.items():
 # do exactly the same work. It is not cached: its entry would be written only when all
 # four stages succeed, and a hit would skip the side effect.
 all_stages = shapes.coarse_spot_task(spot)
-coarse_first, coarse_rerun = preempt_then_rerun(all_stages, 3, "coarse")
+coarse_first, coarse_rerun = preempt_then_rerun(all_stages, PREEMPTED, "coarse")
 print(f"coarse, run 1, stages worked on: {', '.join(coarse_first.stages)}")
 print(f"coarse, run 2, stages worked on: {', '.join(coarse_rerun.stages)}")
-print(f"coarse, run 2, served from the cache: {', '.join(coarse_rerun.hits) or 'nothing'}")
+print(f"coarse, run 2, served from the cache: "
+      f"{', '.join(coarse_rerun.hits) or 'nothing'}")
 print(f"both shapes publish the same: {rerun.value == coarse_rerun.value}")
 
 # %%
@@ -93,7 +99,8 @@ rows = [("fine-grained, run 1", first), ("fine-grained, re-run", rerun),
 stage_runs = [(label, probes.TaskRuns(bodies=runs.stages, hits=runs.hits))
               for label, runs in rows]
 with plt.rc_context(READABLE):
-    fig = figures.task_grid(stage_runs, STAGES, "What ran, with evaluate preempted in run 1")
+    title = f"What ran, with {STAGES[PREEMPTED - 1]} preempted in run 1"
+    fig = figures.task_grid(stage_runs, STAGES, title)
     figures.show(fig)
 
 # %%
@@ -110,8 +117,9 @@ spec, templates = probes.flytekit_compiled(spot.pipeline)
 for node in spec.template.nodes:
     own = templates[node.metadata.name].metadata
     print(f"compiled node {node.metadata.name}: interruptible="
-          f"{node.metadata.interruptible}, retries={node.metadata.retries.retries}; "
-          f"its template: interruptible={own.interruptible}, cached={own.discoverable}")
+          f"{node.metadata.interruptible}, retries={node.metadata.retries.retries}")
+    print(f"  its task template: interruptible={own.interruptible}, "
+          f"cached={own.discoverable}")
 _, coarse_templates = probes.flytekit_compiled(all_stages)
 meta = coarse_templates["all_stages"].metadata
 print(f"compiled coarse task all_stages: interruptible={meta.interruptible}, "
@@ -130,7 +138,8 @@ print(f"compiled coarse task all_stages: interruptible={meta.interruptible}, "
 # its pod fails with no reason recorded, a system error, like a reclaimed node.
 failing = attempts.failing_tasks(scratch / "failing")
 for task in (failing.raises, failing.exits):
-    ended = attempts.run_attempt(task, {"code": 3}, scratch / probes.short(task.name), 0)
+    ended = attempts.run_attempt(task, {"code": 3}, scratch / probes.short(task.name),
+                                 0)
     print(f"{probes.short(task.name)}: exit code {ended.returncode}, error document: "
           f"{'written' if ended.error_document else 'none'}")
 
@@ -190,9 +199,9 @@ print(f"the attempt after it resumed after epoch: {after.outputs['first_epoch_he
 # ---------------------------
 # The checkpoint belongs to one execution: Flyte gives a first attempt no previous
 # checkpoint (only recovering a failed execution does, see the guide). A local run
-# behaves the same way, which lets us check the resumed result: the two attempts together
-# computed exactly the losses of an uninterrupted run, because the state held everything
-# an epoch depends on.
+# behaves the same way, which lets us check the resumed result: the two attempts
+# together computed exactly the losses of an uninterrupted run, because the state held
+# everything an epoch depends on.
 with contextlib.redirect_stdout(io.StringIO()):
     fresh = checkpointed.training(n_epochs=N_EPOCHS)
 print(f"new execution (local run): started from epoch {fresh.first_epoch_here}")
@@ -220,8 +229,8 @@ try:
 except FlyteDataNotFoundException as error:
     raised = type(error).__name__
 print(f"read() with nothing saved before: raised {raised}")
-nothing = attempts.run_attempt(checkpointed.train, {"n_epochs": 2}, scratch / "empty", 1,
-                               previous=scratch / "nothing-saved")
+nothing = attempts.run_attempt(checkpointed.train, {"n_epochs": 2}, scratch / "empty",
+                               1, previous=scratch / "nothing-saved")
 print(f"an attempt whose predecessor saved nothing: exit code {nothing.returncode}, "
       f"started from epoch {nothing.outputs['first_epoch_here']}")
 
@@ -240,8 +249,8 @@ with plt.rc_context(READABLE):
             label="attempt 2 (resumed)")
     ax.axvline(started + 0.5, color="#c44e52", ls="--", lw=1.2)
     ax.annotate("attempt 1 killed\n(SIGKILL)", (started + 0.5, 0.95),
-                xycoords=("data", "axes fraction"), xytext=(8, 0), textcoords="offset points",
-                va="top", color="#c44e52")
+                xycoords=("data", "axes fraction"), xytext=(8, 0),
+                textcoords="offset points", va="top", color="#c44e52")
     ax.set_yscale("log")
     ax.set_xlabel("epoch")
     ax.set_ylabel("mean squared error")
@@ -274,26 +283,32 @@ with plt.rc_context(READABLE):
 # as the chance that a node running a whole 30-day month is reclaimed in it, 20% by
 # default; 1 minute of overhead per attempt (assumed).
 SHAPES = {"coarse": False, "fine-grained": True}
-print("model inputs: " + ", ".join(f"{s.name} {s.minutes:g} min" for s in model.PIPELINE)
-      + "; publish on demand")
-print(f"model inputs: spot price {model.SPOT_PRICE_RATIO:.2f} of on demand, "
-      f"{model.OVERHEAD_MINUTES:g} min overhead per attempt, "
-      f"{model.SPOT_ATTEMPTS} attempts on spot")
-bands = [f"{band} {model.rate_from_monthly_fraction(f):.1e}"
-         for band, f in model.AWS_ADVISOR_BANDS.items()]
-print(f"model, AWS bands in preemptions per node-hour: {', '.join(bands)}")
+print("model input, minutes per stage: "
+      + ", ".join(f"{s.name} {s.minutes:g}" for s in model.PIPELINE))
+print("model input, runs on demand: "
+      + ", ".join(s.name for s in model.PIPELINE if not s.interruptible))
+print(f"model input, spot price: {model.SPOT_PRICE_RATIO:.2f} of on demand")
+print(f"model input, overhead per attempt: {model.OVERHEAD_MINUTES:g} min")
+print(f"model input, attempts on spot: {model.SPOT_ATTEMPTS}, then one on demand")
+for band, fraction in model.AWS_ADVISOR_BANDS.items():
+    print(f"model, AWS band {band} a month: "
+          f"{model.rate_from_monthly_fraction(fraction):.1e} preemptions per node-hour")
+monthly = -math.expm1(-model.PREEMPTIONS_PER_HOUR * model.HOURS_PER_MONTH)
+break_even = {}
 for shape, fine_grained in SHAPES.items():
     on_spot = model.on_spot(model.PIPELINE, fine_grained=fine_grained,
                             preemptions_per_hour=model.PREEMPTIONS_PER_HOUR,
                             **model.MODEL_INPUTS)
     on_demand = model.on_demand(model.PIPELINE, fine_grained=fine_grained,
                                 overhead_minutes=model.OVERHEAD_MINUTES)
-    print(f"model, {shape}, at 20% a month: cost {on_spot.cost:.2f} node-hours on spot, "
-          f"{on_demand.cost:.2f} on demand; time {on_spot.hours:.2f} h vs "
-          f"{on_demand.hours:.2f} h")
+    at = f"model, {shape}, at {monthly:.0%} a month"
+    print(f"{at}, cost: {on_spot.cost:.2f} node-hours on spot, "
+          f"{on_demand.cost:.2f} on demand")
+    print(f"{at}, time: {on_spot.hours:.2f} h on spot, "
+          f"{on_demand.hours:.2f} h on demand")
 for shape, fine_grained in SHAPES.items():
-    rate = model.break_even_rate(model.PIPELINE, fine_grained=fine_grained,
-                                 **model.MODEL_INPUTS)
+    rate = break_even[shape] = model.break_even_rate(
+        model.PIPELINE, fine_grained=fine_grained, **model.MODEL_INPUTS)
     print(f"model, break-even, {shape}: {rate:.2f} preemptions per node-hour "
           f"(one every {60 / rate:.0f} min)")
 
@@ -305,17 +320,18 @@ for shape, fine_grained in SHAPES.items():
 # Top, expected cost; bottom, expected time; dotted, each shape on demand. The shaded
 # band is where AWS's published rates lie; the dash-dotted lines mark the break-evens.
 #
-# Why the curves rise and then fall. At the published rates a two-hour run is rarely hit,
-# and both shapes cost about the spot price. As the rate grows, spot attempts are hit
-# after running a long while, and that work is done again: cost passes on demand's at
-# the break-even, and time peaks where a unit is hit about once per run (printed below).
+# Why the curves rise and then fall. At the published rates a two-hour run is rarely
+# hit, and both shapes cost about the spot price. As the rate grows, spot attempts are
+# hit after running a long while, and that work is done again: cost passes on demand's
+# at the break-even, and time peaks where a unit is hit about once per run (printed
+# below).
 #
 # At still higher rates each spot attempt is hit almost as soon as it starts, so it
 # wastes little, and the attempt on demand after the spot attempts does the work: cost
 # and time fall back to on demand's. That fall is the fall-back's doing. On a backend
 # without one (open-source Flyte 2, see the guide) a task keeps being retried on spot,
-# and a unit of ``H`` hours takes ``(e^(rate·H) - 1) / rate`` hours on average: time grows
-# with the rate, without bound.
+# and a unit of ``H`` hours takes ``(e^(rate·H) - 1) / rate`` hours on average: time
+# grows with the rate, without bound.
 rates = np.logspace(-5, 3, 321)
 curves = {shape: [model.on_spot(model.PIPELINE, fine_grained=fine_grained,
                                 preemptions_per_hour=rate, **model.MODEL_INPUTS)
@@ -323,8 +339,9 @@ curves = {shape: [model.on_spot(model.PIPELINE, fine_grained=fine_grained,
           for shape, fine_grained in SHAPES.items()}
 for shape, estimates in curves.items():
     peak = int(np.argmax([e.hours for e in estimates]))
-    print(f"model, {shape}: expected time peaks at {rates[peak]:.1f} preemptions per "
-          f"node-hour, {estimates[peak].hours:.2f} h; at {rates[-1]:g}, "
+    print(f"model, {shape}, time peaks at {rates[peak]:.1f} preemptions per node-hour: "
+          f"{estimates[peak].hours:.2f} h")
+    print(f"model, {shape}, time at {rates[-1]:g} preemptions per node-hour: "
           f"{estimates[-1].hours:.2f} h")
 
 with plt.rc_context(READABLE):
@@ -336,12 +353,11 @@ with plt.rc_context(READABLE):
                                  overhead_minutes=model.OVERHEAD_MINUTES)
         cost_ax.plot(rates, [e.cost for e in curves[shape]], line, color=color, lw=2.2,
                      label=f"{shape} on spot")
-        cost_ax.axhline(demand.cost, color=color, lw=1.2, ls=":", label=f"{shape} on demand")
+        cost_ax.axhline(demand.cost, color=color, lw=1.2, ls=":",
+                        label=f"{shape} on demand")
         time_ax.plot(rates, [e.hours for e in curves[shape]], line, color=color, lw=2.2)
         time_ax.axhline(demand.hours, color=color, lw=1.2, ls=":")
-        cost_ax.axvline(model.break_even_rate(model.PIPELINE, fine_grained=fine_grained,
-                                              **model.MODEL_INPUTS),
-                        color=color, lw=1.2, ls="-.")
+        cost_ax.axvline(break_even[shape], color=color, lw=1.2, ls="-.")
     for ax in (cost_ax, time_ax):
         ax.set_xscale("log")
         ax.axvspan(rates[0], model.rate_from_monthly_fraction(0.20), color="#55a868",
@@ -357,4 +373,17 @@ with plt.rc_context(READABLE):
     fig.suptitle("MODEL: the pipeline on spot, by preemption rate")
     figures.show(fig)
 
-# sphinx_gallery_thumbnail_number = 3
+# The gallery's cards: each page's result in a few words, from the runs above (the
+# last call's value, the card's path, is assigned: the page would print it).
+figures.lesson_card("interruptible/spot_preemption_with_caching", [
+    "Spot stages, each cached", f"preempted at {STAGES[PREEMPTED - 1]}:",
+    f"re-run: {len(rerun.bodies)} of {len(STAGES)} stages ran",
+    f"as one task: {len(coarse_rerun.stages)} of {len(STAGES)}"])
+figures.lesson_card("interruptible/checkpoint_resume", [
+    "Checkpoint and resume", f"SIGKILL after epoch {saved_epoch}",
+    f"resumed: epochs {started + 1} to {N_EPOCHS}",
+    f"same losses: {'yes' if same else 'no'}"])
+_ = figures.page_card("interruptible_flyte1_evidence", [
+    "Spot tasks in flytekit", "re-runs, SIGKILL, specs", "MODEL break-even at",
+    f"{break_even['fine-grained']:.1f} preemptions/node-h"])
+# sphinx_gallery_thumbnail_path="auto_evidence/cards/interruptible_flyte1_evidence.png"

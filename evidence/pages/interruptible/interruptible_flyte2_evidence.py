@@ -51,7 +51,8 @@ def run(task, *, context=None, **inputs):
         except flyte.errors.RuntimeUserError as error:
             runs.value, runs.error = None, error
     runs.waits = waits
-    runs.starts = [int(line.rsplit(": ", 1)[1]) for line in printed.getvalue().splitlines()
+    runs.starts = [int(line.rsplit(": ", 1)[1])
+                   for line in printed.getvalue().splitlines()
                    if line.startswith("attempt started after epoch")]
     runs.printed = printed.getvalue().splitlines()
     return runs
@@ -86,8 +87,8 @@ print(f"override(retries=0): attempts started: {zero.ran('train')}, "
       f"{'succeeded' if zero.error is None else 'failed'}")
 none = run(retries.train.override(retries=flyte.RetryStrategy(count=0)), n_epochs=4,
            fail_after=1)
-print(f"override(retries=RetryStrategy(count=0)): attempts started: {none.ran('train')}, "
-      f"{'succeeded' if none.error is None else 'failed'}")
+print(f"override(retries=RetryStrategy(count=0)): attempts started: "
+      f"{none.ran('train')}, {'succeeded' if none.error is None else 'failed'}")
 
 # %%
 # .. _flyte2-attempt-number:
@@ -97,7 +98,8 @@ print(f"override(retries=RetryStrategy(count=0)): attempts started: {none.ran('t
 # ``flyte.ctx().attempt_number`` reads ``FLYTE_ATTEMPT_NUMBER``, which a local run does
 # not set: both attempts of this task, defined here, see 0. That is why the backoff
 # lesson counts its attempts in its checkpoint.
-env = flyte.TaskEnvironment(name="interruptible_evidence", image=flyte.Image.from_debian_base())
+env = flyte.TaskEnvironment(name="interruptible_evidence",
+                            image=flyte.Image.from_debian_base())
 SEEN: list[int] = []
 
 
@@ -140,7 +142,8 @@ print(f"the same task without its Backoff: waits {default.waits}")
 BOUND = timedelta(milliseconds=100)
 
 
-@env.task(timeout=flyte.Timeout(max_runtime=BOUND, max_queued_time=BOUND, deadline=BOUND))
+@env.task(timeout=flyte.Timeout(max_runtime=BOUND, max_queued_time=BOUND,
+                                 deadline=BOUND))
 def outlive_bounds() -> str:
     started = time.monotonic()
     past = threading.Event()
@@ -174,7 +177,8 @@ for label, failures in (("clean run", 0), ("clean run again", 0),
                         ("clean run once more", 0)):
     done = run(backoff.fetch, context=on_shared, failures=failures)
     files = ", ".join(sorted(p.name for p in shared.iterdir()))
-    print(f"same raw data path, {label}: {done.value!r} (path holds: {files})")
+    print(f"same raw data path, {label}: {done.value!r}")
+    print(f"  the path then holds: {files}")
 
 # %%
 # .. _flyte2-retries-spec:
@@ -200,16 +204,19 @@ def inherits() -> None: ...
 def pinned() -> None: ...
 
 
-for label, task in (("train", retries.train),
-                    ("train.override(interruptible=False, retries=5)",
-                     retries.train.override(interruptible=False, retries=5)),
-                    ("a task of an interruptible environment", inherits),
-                    ("the same with @env.task(interruptible=False)", pinned),
-                    ("the first with override(interruptible=False)",
-                     inherits.override(interruptible=False))):
+for label, call, task in (
+        ("train", None, retries.train),
+        ("train overridden", "train.override(interruptible=False, retries=5)",
+         retries.train.override(interruptible=False, retries=5)),
+        ("a task of an interruptible environment", None, inherits),
+        ("the same with @env.task(interruptible=False)", None, pinned),
+        ("the first with override(interruptible=False)", None,
+         inherits.override(interruptible=False))):
     meta = probes.flyte_spec(task).task_template.metadata
     print(f"spec, {label}: interruptible={meta.interruptible}, "
           f"retries={meta.retries.retries}")
+    if call:
+        print(f"  that is, {call}")
 args = list(probes.flyte_spec(retries.train).task_template.container.args)
 for flag in ("--checkpoint-path", "--prev-checkpoint"):
     print(f"spec, container command: {flag} {args[args.index(flag) + 1]}")
@@ -227,8 +234,9 @@ strategy = meta.retries
 print(f"spec, fetch: retries={strategy.retries}, backoff base="
       f"{strategy.backoff.base.ToTimedelta().total_seconds()} s, factor="
       f"{strategy.backoff.factor:g}, cap={strategy.backoff.cap.ToTimedelta()}")
-print(f"spec, fetch: timeout (max_runtime)={meta.timeout.ToTimedelta()}, "
-      f"queued_timeout={meta.timeouts.queued_timeout.ToTimedelta()}, "
+print(f"spec, fetch: timeout (max_runtime)={meta.timeout.ToTimedelta()}")
+print(f"spec, fetch: timeouts queued_timeout="
+      f"{meta.timeouts.queued_timeout.ToTimedelta()}, "
       f"deadline={meta.timeouts.deadline.ToTimedelta()}")
 
 # %%
@@ -242,13 +250,28 @@ with plt.rc_context(READABLE):
     fig, ax = figures.figure(4.4)
     ax.plot(epochs, uninterrupted.value, color="#999999", lw=7, alpha=0.45,
             label="run without a failure")
-    ax.plot(epochs[:resumed_at], retried.value[:resumed_at], "o-", color="#dd8452", ms=7,
-            label="attempt 1 (failed)")
-    ax.plot(epochs[resumed_at:], retried.value[resumed_at:], "s-", color="#4c72b0", ms=7,
-            label="attempt 2 (resumed)")
+    ax.plot(epochs[:resumed_at], retried.value[:resumed_at], "o-", color="#dd8452",
+            ms=7, label="attempt 1 (failed)")
+    ax.plot(epochs[resumed_at:], retried.value[resumed_at:], "s-", color="#4c72b0",
+            ms=7, label="attempt 2 (resumed)")
     ax.set_yscale("log")
     ax.set_xlabel("epoch")
     ax.set_ylabel("mean squared error")
     ax.set_title("Flyte 2, local run: the retry resumes")
     fig.legend(loc="outside lower center", ncols=3, frameon=False)
     figures.show(fig)
+
+# The gallery's cards: each page's result in a few words, from the runs above (the
+# last call's value, the card's path, is assigned: the page would print it).
+figures.lesson_card("interruptible/retries_and_checkpoint", [
+    "Retry from a checkpoint", f"attempts: {retried.ran('train')}",
+    f"attempt 2 after epoch {retried.starts[1]}",
+    f"same losses: {'yes' if retried.value == uninterrupted.value else 'no'}"])
+figures.lesson_card("interruptible/retry_backoff_and_timeouts", [
+    "Backoff and timeouts",
+    "waits: " + ", ".join(f"{wait:g} s" for wait in paced.waits),
+    f"local timeouts: {'ignored' if outlived.value == 'finished' else 'enforced'}",
+    f"spec: max_runtime {meta.timeout.ToTimedelta()}"])
+_ = figures.page_card("interruptible_flyte2_evidence", [
+    "Spot tasks in Flyte 2", "retries, backoff, timeouts", "local runs and specs"])
+# sphinx_gallery_thumbnail_path="auto_evidence/cards/interruptible_flyte2_evidence.png"

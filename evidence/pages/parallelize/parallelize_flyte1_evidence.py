@@ -62,7 +62,8 @@ print(f"summarize ran: {runs.ran('summarize')} time, saw failed batches "
 flytekit_log = logging.getLogger("flytekit")
 with probes.flytekit_runs() as runs:
     level = flytekit_log.level
-    flytekit_log.setLevel(logging.CRITICAL)  # its ERROR line says what the next one does
+    # flytekit's ERROR line says what the next printed line says
+    flytekit_log.setLevel(logging.CRITICAL)
     try:
         quietly(lesson.batch_inference, n_batches=4, failing_batch=0)
         print("4 batches, batch 0 corrupt: the run succeeded")
@@ -71,8 +72,8 @@ with probes.flytekit_runs() as runs:
         print(f"4 batches, batch 0 corrupt: the run failed, ValueError, NaN: {nan}")
     finally:
         flytekit_log.setLevel(level)
-print(f"4 batches, batch 0 corrupt: score_batch bodies run: {runs.ran('score_batch')}, "
-      f"summarize: {runs.ran('summarize')}")
+print(f"4 batches, batch 0 corrupt: score_batch bodies run: "
+      f"{runs.ran('score_batch')}, summarize: {runs.ran('summarize')}")
 
 # %%
 # .. _parallelism-array-node:
@@ -97,7 +98,8 @@ print(f"array node parallelism (concurrency): {sent.parallelism}")
 print(f"array node bound inputs: {list(sent.bound_inputs)}")
 print(f"each item requests: {probes.flytekit_resources(item.requests)}")
 print(f"each item limits: {probes.flytekit_resources(item.limits)}")
-print(f"array node min_success_ratio, as sent to the cluster: {sent.min_success_ratio!r}")
+print(f"array node min_success_ratio, as sent to the cluster: "
+      f"{sent.min_success_ratio!r}")
 print(f"0.8 as a 32-bit float: {struct.unpack('<f', struct.pack('<f', 0.8))[0]!r}")
 map_template = next(t for name, t in templates.items() if name.endswith("-arraynode"))
 for name, variable in sorted(map_template.interface.inputs.items()):
@@ -109,7 +111,8 @@ print(f"map task output elements may be None: "
       f"{any(v.simple == 0 for v in variants)}")
 for n in (8, 4, 10):
     local, cluster = math.ceil(0.8 * n), math.ceil(sent.min_success_ratio * n)
-    print(f"{n} batches need successes: {local} locally, {cluster} by propeller's formula")
+    print(f"{n} batches need successes: {local} locally, "
+          f"{cluster} by propeller's formula")
 
 # %%
 # .. _parallelism-unequal-lists:
@@ -119,11 +122,13 @@ for n in (8, 4, 10):
 # A map task pairs its mapped lists by position. Locally flytekit takes the number of
 # items from the first mapped input of the task's signature: when that list is the
 # shortest, the longer ones are cut to it without a word; when it is the longest, the
-# run fails with an ``IndexError``. A cluster fails the node in both cases ("input arrays
-# have different lengths"). ``evidence.fan_out.map_task_pairs`` maps ``add_items(x, y)``.
+# run fails with an ``IndexError``. A cluster fails the node in both cases ("input
+# arrays have different lengths"). ``evidence.fan_out.map_task_pairs`` maps
+# ``add_items(x, y)``.
 from evidence import fan_out  # noqa: E402
 
-print(f"x=[1, 2], y=[10, 20, 30]: {fan_out.map_task_pairs(xs=[1, 2], ys=[10, 20, 30])}")
+print(f"x=[1, 2], y=[10, 20, 30]: "
+      f"{fan_out.map_task_pairs(xs=[1, 2], ys=[10, 20, 30])}")
 try:
     fan_out.map_task_pairs(xs=[1, 2, 3], ys=[10, 20])
     print("x=[1, 2, 3], y=[10, 20]: ran")
@@ -177,7 +182,8 @@ try:
     print("dynamic with an if on a task result: ran")
 except ValueError as error:
     reason = str(error).split("\n")[1].strip().split(",")[0]
-    print(f"dynamic with an if on a task result: ValueError, {reason}")
+    print("dynamic with an if on a task result: ValueError")
+    print(f"  its message: {reason}")
 
 # %%
 # .. _parallelism-nesting:
@@ -213,7 +219,8 @@ try:
     fan_out.map_over_plan(xs=[1, 2], ys=[10, 20])
     print("map_task over a launch plan, local run: ran")
 except ValueError as error:
-    print(f"map_task over a launch plan, local run: ValueError, {str(error)[:40]}...")
+    print("map_task over a launch plan, local run: ValueError")
+    print(f"  its message begins: {str(error)[:40]}...")
 
 # %%
 # .. _parallelism-dynamic-eager-compiled:
@@ -293,18 +300,18 @@ for name, value in model.DEFAULTS.items():
 #
 # The model's answer
 # ------------------
-# For the inputs above and three values of ``concurrency``: the batch size the rule
-# picks, and what the fastest batch size would cost instead. At ``concurrency`` 1,000
-# the job is too small to give 1,000 tasks ten times their start-up each, so the rule
-# runs fewer tasks: slower, and cheaper in pod-minutes.
+# For the inputs above and three values of ``concurrency`` (tasks at once): the batch
+# size the rule picks, and what the fastest batch size would cost instead. At
+# ``concurrency`` 1,000 the job is too small to give 1,000 tasks ten times their
+# start-up each, so the rule runs fewer tasks: slower, and cheaper in pod-minutes. Last,
+# the smallest batch, one image per task, at ``concurrency`` 1,000.
 for c in (10, 100, 1000):
     inputs = {**model.DEFAULTS, "concurrency": c}
     use = model.batch_size_to_use(**inputs)
-    print(f"model, concurrency {c}, use: {describe(use, inputs)}")
-    print(f"model, concurrency {c}, fastest: "
+    print(f"model, {c:,} at once, use: {describe(use, inputs)}")
+    print(f"model, {c:,} at once, fastest: "
           f"{describe(model.fastest_batch_size(**inputs), inputs)}")
-print(f"model, one image per task: "
-      f"{describe(1, {**model.DEFAULTS, 'concurrency': 1000})}")
+print(f"model, smallest batch: {describe(1, {**model.DEFAULTS, 'concurrency': 1000})}")
 
 # %%
 # .. _parallelism-model-figure:
@@ -341,7 +348,8 @@ figures.show(fig)
 
 # %%
 # Pod-minutes against the batch size, whatever the ``concurrency``: every task pays the
-# start-up. Left of the dotted line a task computes for less than ten times its start-up.
+# start-up. Left of the dotted line a task computes for less than ten times its
+# start-up.
 m = model.DEFAULTS
 pods = [model.pod_minutes(m["items"], b, m["seconds_per_item"], m["start_up_s"])
         for b in batch_sizes]
@@ -358,4 +366,19 @@ with plt.rc_context(PHONE):
     ax.set_title("MODEL: pod-minutes, 2,000,000 images")
 figures.show(fig)
 
-# sphinx_gallery_thumbnail_number = 2
+# The gallery's cards: each page's result in a few words, from the runs above (the
+# last call's value, the card's path, is assigned: the page would print it).
+scored = sum(result is not None for result in results)
+figures.lesson_card("parallelize/fan_out_inference_with_map_task", [
+    "map_task over batches", f"{scored} of {len(results)} batches scored",
+    f"failed batches: {', '.join(map(str, report.failed_batches))}",
+    f"locally at once: {flight.peak('score_batch')}"])
+figures.lesson_card("parallelize/data_dependent_fan_out_dynamic_vs_eager", [
+    "@dynamic vs @eager", f"@dynamic: {len(scores)} named models",
+    f"@eager: stops at {tried[-1]} trees",
+    f"accuracy {eager_accuracy[-1]:.3f}, target 0.92"])
+rule = model.batch_size_to_use(**model.DEFAULTS)
+_ = figures.page_card("parallelize_flyte1_evidence", [
+    "Parallelism in flytekit", "map, @dynamic, @eager",
+    f"MODEL, {model.DEFAULTS['concurrency']:,} at once:", f"{rule:,} images per task"])
+# sphinx_gallery_thumbnail_path = "auto_evidence/cards/parallelize_flyte1_evidence.png"

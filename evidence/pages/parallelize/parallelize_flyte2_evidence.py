@@ -47,8 +47,8 @@ for parent in (lesson.batch_inference, lesson.batch_inference_gather):
     print(f"{parent.short_name}, score_batch bodies: "
           f"{len(flight.at_start['score_batch'])}")
     if parent is lesson.batch_inference:
-        print(f"{parent.short_name}, running at each start: "
-              f"{flight.at_start['score_batch']}")
+        mapped, mapped_starts = report, flight.at_start["score_batch"]
+        print(f"{parent.short_name}, running at each start: {mapped_starts}")
 
 # %%
 # .. _parallelism-flyte2-threshold:
@@ -106,17 +106,18 @@ print(f"asyncio.gather of 1,001 async def barrier children, most running at once
 # ------------------------------------------------------
 # Each child of the barrier fan-outs above reports its thread and whether an event loop
 # runs in it. An ``async def`` body runs on the event loop, in the parent's own thread,
-# so ``async def`` children overlap only where they await; the SDK runs a ``def`` body in
-# a thread of its own, one per call, where no event loop runs, so ``def`` children run
-# side by side in threads (sharing Python's GIL).
+# so ``async def`` children overlap only where they await; the SDK runs a ``def`` body
+# in a thread of its own, one per call, where no event loop runs, so ``def`` children
+# run side by side in threads (sharing Python's GIL).
 for label in ("asyncio.gather, async def", "asyncio.gather, def"):
     result = fan_outs[label]
     threads = {child.thread for child in result.children}
     on_parent = sum(child.thread == result.parent.thread for child in result.children)
     loops = sum(child.event_loop for child in result.children)
     kind = label.split(", ")[1]
-    print(f"{kind} children: {len(threads)} thread(s) for 4, on the parent's thread: "
-          f"{on_parent}, with an event loop: {loops}")
+    print(f"{kind} children: {len(threads)} thread(s) for 4, "
+          f"{on_parent} on the parent's thread")
+    print(f"{kind} children, with an event loop running: {loops} of 4")
 
 # %%
 # .. _parallelism-flyte2-zip:
@@ -136,28 +137,29 @@ for xs, ys in (([1, 2, 3], [10, 20]), ([1, 2], [10, 20, 30])):
 #
 # The run cap in a local run
 # --------------------------
-# The second lesson's run again, with ``max_action_concurrency=4``: the squares start one
-# after another, as any local ``flyte.map``. The cap itself does nothing locally: a run
-# capped at 2 actions still finishes a gather of four barrier children, which needs all
-# four (and their parent) running at once. A cap of 1 is refused when the run context is
-# made, before anything runs.
+# The second lesson's run again, ``fan_out`` with ``max_action_concurrency=4``: the
+# squares start one after another, as any local ``flyte.map``. The cap itself does
+# nothing locally: a run capped at 2 actions still finishes a gather of four barrier
+# children, which needs all four (and their parent) running at once. A cap of 1 is
+# refused when the run context is made, before anything runs.
 limits = lessons.load("parallelize/limit_flyte2_concurrency")
 with probes.in_flight() as flight:
     run(flyte.with_runcontext(max_action_concurrency=4), limits.fan_out, n=6,
         concurrency=3)
-print(f"fan_out, max_action_concurrency=4, squares running at each start: "
+print(f"max_action_concurrency=4, squares running at each start: "
       f"{flight.at_start['square']}")
 with probes.in_flight() as flight:
     run(flyte.with_runcontext(max_action_concurrency=2), fan_out.gather,
         kind="async_together", n=4)
-print(f"max_action_concurrency=2, barrier children running at each start: "
-      f"{flight.at_start['async_child_together']}")
+capped = flight.at_start["async_child_together"]
+print(f"max_action_concurrency=2, barrier children running at each start: {capped}")
+refused = None
 try:
     flyte.with_runcontext(max_action_concurrency=1)
 except ValueError as error:
-    reason = str(error).split(". ")[0].split(", got")[0].removeprefix(
+    refused = str(error).split(". ")[0].split(", got")[0].removeprefix(
         "max_action_concurrency ")
-    print(f"max_action_concurrency=1: ValueError, {reason}")
+    print(f"max_action_concurrency=1: ValueError, {refused}")
 
 # %%
 # .. _parallelism-flyte2-spec:
@@ -177,11 +179,13 @@ for task in (lesson.batch_inference, lesson.score_batch):
           f"{template.HasField('custom')}")
     print(f"task spec {task.short_name}, requests: "
           f"{probes.flyte_resources(template.container.resources.requests)}")
+sent = {}
 for cap in (None, 4):
     runner = flyte.with_runcontext(mode="remote", max_action_concurrency=cap)
     run_spec = sdk.flyte_run_spec(runner, limits.fan_out)
+    sent[cap] = run_spec.max_action_concurrency
     print(f"run spec, with_runcontext(max_action_concurrency={cap}): "
-          f"max_action_concurrency {run_spec.max_action_concurrency}")
+          f"max_action_concurrency {sent[cap]}")
 
 # %%
 # .. _parallelism-flyte2-figure:
@@ -192,7 +196,8 @@ for cap in (None, 4):
 # children of its fan-out were running when it started, itself included.
 import matplotlib.pyplot as plt  # noqa: E402
 
-ROWS = {"asyncio.gather, async def": "gather\nasync def", "asyncio.gather, def": "gather\ndef",
+ROWS = {"asyncio.gather, async def": "gather\nasync def",
+        "asyncio.gather, def": "gather\ndef",
         "flyte.map(concurrency=4), async def": "flyte.map\nasync def",
         "flyte.map(concurrency=4), def": "flyte.map\ndef"}
 with plt.rc_context({"font.size": 17, "xtick.labelsize": 17, "ytick.labelsize": 17,
@@ -214,3 +219,21 @@ with plt.rc_context({"font.size": 17, "xtick.labelsize": 17, "ytick.labelsize": 
     for spine in ax.spines.values():
         spine.set_visible(False)
 figures.show(fig)
+
+# The gallery's cards: each page's result in a few words, from the runs above (the
+# last call's value, the card's path, is assigned: the page would print it).
+figures.lesson_card("parallelize/fan_out_inference_with_flyte_map", [
+    "flyte.map over batches",
+    f"{len(mapped_starts) - len(mapped.failed_batches)} of {len(mapped_starts)} "
+    "batches scored",
+    f"failed batches: {', '.join(map(str, mapped.failed_batches))}",
+    f"locally at once: {max(mapped_starts)}"])
+figures.lesson_card("parallelize/limit_flyte2_concurrency", [
+    "Cap a run's actions", f"locally, cap 2: {max(capped)} at once",
+    f"cap 1: {'refused' if refused else 'accepted'}",
+    f"run spec sends: cap {sent[4]}"])
+_ = figures.page_card("parallelize_flyte2_evidence", [
+    "Parallelism in Flyte 2", "what overlaps locally",
+    f"gather: {max(starts['asyncio.gather, def'])} at once",
+    f"flyte.map: {max(starts['flyte.map(concurrency=4), def'])} at once"])
+# sphinx_gallery_thumbnail_path = "auto_evidence/cards/parallelize_flyte2_evidence.png"
