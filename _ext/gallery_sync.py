@@ -60,6 +60,23 @@ def sync_galleries(app: Sphinx) -> None:
         digest.unlink(missing_ok=True)
 
 
+def stand_in_cards(app: Sphinx) -> None:
+    """An evidence page draws its own card when it runs; until it has run once (a build that
+    runs other pages only, a prose-only build), the card its thumbnail comment names is
+    sphinx-gallery's own placeholder, or the build would warn that it is missing."""
+    from sphinx_gallery import gen_rst
+
+    from evidence.figures import card_path
+
+    placeholder = Path(gen_rst.glr_path_static(), "no_image.png")
+    for page in Path(app.srcdir, "evidence", "pages").rglob("*.py"):
+        card = card_path(app.srcdir, page.stem)
+        if "sphinx_gallery_thumbnail_path" in page.read_text(encoding="utf-8") and \
+                not card.is_file():
+            card.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(placeholder, card)
+
+
 def evidence_inputs_digest(srcdir: str | Path) -> str:
     """A digest of every lesson and every module of the evidence package (not its pages)."""
     root = Path(srcdir)
@@ -126,5 +143,6 @@ def remove_generated(gallery: Path, stem: str) -> None:
 def setup(app: Sphinx) -> dict:
     # After sphinx-gallery completes its configuration (priority 10), before it runs (500).
     app.connect("builder-inited", sync_galleries, priority=400)
+    app.connect("builder-inited", stand_in_cards, priority=410)
     app.connect("build-finished", record_evidence_inputs)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -165,21 +165,25 @@ def draw_card(lines: list[str], path) -> Path:
     return path
 
 
-def lesson_card(lesson: str, lines: list[str]) -> Path | None:
+def lesson_card(lesson: str, lines: list[str]) -> None:
     """Draw the gallery card of lesson ``question/stem`` where the build shows it (a lesson
-    draws no figure, so sphinx-gallery keeps the card it finds). Outside a build, nothing."""
+    draws no figure, so sphinx-gallery keeps the card it finds). Outside a build, nothing.
+    Returns nothing, so a page that ends on it prints nothing."""
     srcdir = os.environ.get(isolation.SRCDIR_ENV)
-    if not srcdir:
-        return None
-    question, stem = lesson.split("/")
-    return draw_card(lines, Path(srcdir, "auto_examples", question, "images", "thumb",
-                                 f"sphx_glr_{stem}_thumb.png"))
+    if srcdir:
+        question, stem = lesson.split("/")
+        draw_card(lines, Path(srcdir, "auto_examples", question, "images", "thumb",
+                              f"sphx_glr_{stem}_thumb.png"))
 
 
-def page_card(stem: str, lines: list[str]) -> Path | None:
+def page_card(stem: str, lines: list[str]) -> None:
     """Draw an evidence page's own card, which its ``sphinx_gallery_thumbnail_path``
     comment names (``auto_evidence/cards/<stem>.png``). Outside a build, nothing."""
     srcdir = os.environ.get(isolation.SRCDIR_ENV)
-    if not srcdir:
-        return None
-    return draw_card(lines, Path(srcdir, "auto_evidence", "cards", f"{stem}.png"))
+    if srcdir:
+        draw_card(lines, card_path(srcdir, stem))
+
+
+def card_path(srcdir, stem: str) -> Path:
+    """Where an evidence page's card is drawn, in the build's source folder."""
+    return Path(srcdir, "auto_evidence", "cards", f"{stem}.png")

@@ -383,7 +383,7 @@ figures.lesson_card("interruptible/checkpoint_resume", [
     "Checkpoint and resume", f"SIGKILL after epoch {saved_epoch}",
     f"resumed: epochs {started + 1} to {N_EPOCHS}",
     f"same losses: {'yes' if same else 'no'}"])
-_ = figures.page_card("interruptible_flyte1_evidence", [
+figures.page_card("interruptible_flyte1_evidence", [
     "Spot tasks in flytekit", "re-runs, SIGKILL, specs", "MODEL break-even at",
     f"{break_even['fine-grained']:.1f} preemptions/node-h"])
 # sphinx_gallery_thumbnail_path="auto_evidence/cards/interruptible_flyte1_evidence.png"

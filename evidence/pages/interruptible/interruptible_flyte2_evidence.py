@@ -272,6 +272,6 @@ figures.lesson_card("interruptible/retry_backoff_and_timeouts", [
     "waits: " + ", ".join(f"{wait:g} s" for wait in paced.waits),
     f"local timeouts: {'ignored' if outlived.value == 'finished' else 'enforced'}",
     f"spec: max_runtime {meta.timeout.ToTimedelta()}"])
-_ = figures.page_card("interruptible_flyte2_evidence", [
+figures.page_card("interruptible_flyte2_evidence", [
     "Spot tasks in Flyte 2", "retries, backoff, timeouts", "local runs and specs"])
 # sphinx_gallery_thumbnail_path="auto_evidence/cards/interruptible_flyte2_evidence.png"

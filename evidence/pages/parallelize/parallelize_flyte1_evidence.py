@@ -378,7 +378,7 @@ figures.lesson_card("parallelize/data_dependent_fan_out_dynamic_vs_eager", [
     f"@eager: stops at {tried[-1]} trees",
     f"accuracy {eager_accuracy[-1]:.3f}, target 0.92"])
 rule = model.batch_size_to_use(**model.DEFAULTS)
-_ = figures.page_card("parallelize_flyte1_evidence", [
+figures.page_card("parallelize_flyte1_evidence", [
     "Parallelism in flytekit", "map, @dynamic, @eager",
     f"MODEL, {model.DEFAULTS['concurrency']:,} at once:", f"{rule:,} images per task"])
 # sphinx_gallery_thumbnail_path = "auto_evidence/cards/parallelize_flyte1_evidence.png"

@@ -232,7 +232,7 @@ figures.lesson_card("parallelize/limit_flyte2_concurrency", [
     "Cap a run's actions", f"locally, cap 2: {max(capped)} at once",
     f"cap 1: {'refused' if refused else 'accepted'}",
     f"run spec sends: cap {sent[4]}"])
-_ = figures.page_card("parallelize_flyte2_evidence", [
+figures.page_card("parallelize_flyte2_evidence", [
     "Parallelism in Flyte 2", "what overlaps locally",
     f"gather: {max(starts['asyncio.gather, def'])} at once",
     f"flyte.map: {max(starts['flyte.map(concurrency=4), def'])} at once"])
