@@ -25,6 +25,7 @@ sphinx-gallery writes are left out when the page is read).
 from __future__ import annotations
 
 import json
+import os
 import re
 import textwrap
 import zipfile
@@ -114,12 +115,18 @@ def rewrite_lesson_downloads(app: Sphinx, env) -> None:
         text = json.dumps(fixed, indent=1, ensure_ascii=False) + "\n"
         if text == notebook_path.read_text(encoding="utf-8"):
             continue  # rewritten by an earlier build, and so was its zip
+        archive = notebook_path.with_suffix(".zip")
+        times = {path: path.stat() for path in (notebook_path, archive) if path.exists()}
         notebook_path.write_text(text, encoding="utf-8")
         # sphinx-gallery zipped the notebook as it wrote it: zip the one readers get.
-        with zipfile.ZipFile(notebook_path.with_suffix(".zip"), "w",
-                             zipfile.ZIP_DEFLATED) as zipped:
+        with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zipped:
             for member in (script, notebook_path):
                 zipped.write(member, member.name)
+        # The page was read before this (its downloads are its dependencies): the files
+        # keep their times, or the next build would read the page again for nothing.
+        # Sphinx copies a download when its content differs, whatever its time.
+        for path, stat in times.items():
+            os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
 
 
 def drop_evidence_downloads(app: Sphinx, docname: str, source: list[str]) -> None:

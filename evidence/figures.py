@@ -52,11 +52,16 @@ def _drawn_tick_labels(axis) -> list[Text]:
 
 
 def check(fig: Figure) -> None:
-    """Raise UnreadableFigure if two tick labels of an axis overlap, or a legend covers
-    any other text of the figure."""
+    """Raise UnreadableFigure if the figure has no title (sphinx-gallery makes it the
+    image's alt text, else the file name), two tick labels of an axis overlap, or a legend
+    covers any other text of the figure."""
     fig.canvas.draw()
     renderer = fig.canvas.get_renderer()
     problems = []
+    titled = (fig._suptitle is not None and fig._suptitle.get_text()) or any(  # noqa: SLF001
+        ax.get_title(loc) for ax in fig.axes for loc in ("left", "center", "right"))
+    if not titled:
+        problems.append("no title: give the figure one (it is the image's alt text)")
     for ax in fig.axes:
         for axis in (ax.xaxis, ax.yaxis):
             boxes = [(t.get_text(), t.get_window_extent(renderer))

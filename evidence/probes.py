@@ -25,6 +25,20 @@ from typing import Any, Iterator
 from evidence import sdk
 
 
+def run_coroutine(coroutine: Any) -> Any:
+    """Run ``coroutine`` to its end from plain code: here, or on a thread of its own where
+    this thread already runs an event loop (a Jupyter kernel does, and so may a test run
+    after one that drives one)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coroutine)
+    import concurrent.futures
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as thread:
+        return thread.submit(asyncio.run, coroutine).result()
+
+
 def short(task_name: str) -> str:
     """A task's name without its module or environment: ``train``."""
     return task_name.rsplit(".", 1)[-1]
@@ -236,5 +250,5 @@ def flyte_literal(value: Any, python_type: Any) -> tuple[Any, int]:
     from flyte.types import TypeEngine
 
     literal_type = TypeEngine.to_literal_type(python_type)
-    literal = asyncio.run(TypeEngine.to_literal(value, python_type, literal_type))
+    literal = run_coroutine(TypeEngine.to_literal(value, python_type, literal_type))
     return literal, literal.ByteSize()

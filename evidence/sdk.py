@@ -398,10 +398,10 @@ def name_main_module(stem: str) -> None:
 def flyte_inputs(task: Any, *args: Any, **kwargs: Any) -> Any:
     """The inputs (``flyteidl2`` ``Inputs``) a call of ``task`` with these arguments sends:
     what the local cache and a cluster hash."""
-    import asyncio
+    from evidence.probes import run_coroutine
 
     convert = resolve("flyte.native_to_inputs")
-    return asyncio.run(convert(task.native_interface, *args, **kwargs)).proto_inputs
+    return run_coroutine(convert(task.native_interface, *args, **kwargs)).proto_inputs
 
 
 def flyte_inputs_hash(inputs: Any) -> str:

@@ -112,14 +112,17 @@ def gallery_only_copy(name: str, examples: dict[str, str]) -> Path:
     return src
 
 
+# The "Run it" box of a minimal lesson, for the tests' own small galleries.
+RUN_IT_BOX = ("\n.. admonition:: Run it\n   :class: run-it\n\n"
+              + "".join(f"   .. code-block:: sh\n      :caption: {caption}\n\n      {code}\n\n"
+                        for caption, code in zip(run_it.CAPTIONS, (
+                            "pip install flytekit==1.16.31", "python tiny.py",
+                            "pyflyte run --remote tiny.py wf"))))
+
+
 def example_source(title: str, line: str) -> str:
     """The text of a minimal lesson: a titled docstring with its Run-it box, one print."""
-    box = ("\n.. admonition:: Run it\n   :class: run-it\n\n"
-           + "".join(f"   .. code-block:: sh\n      :caption: {caption}\n\n      {code}\n\n"
-                     for caption, code in zip(run_it.CAPTIONS, (
-                         "pip install flytekit==1.16.31", "python tiny.py",
-                         "pyflyte run --remote tiny.py wf"))))
-    return f'"""\n{title}\n{"=" * len(title)}\n{box}"""\n\nprint("{line}")\n'
+    return f'"""\n{title}\n{"=" * len(title)}\n{RUN_IT_BOX}"""\n\nprint("{line}")\n'
 
 
 @contextlib.contextmanager

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import signal
 
-from conftest import example_source, gallery_only_copy, run_make, sphinx_build
+from conftest import RUN_IT_BOX, example_source, gallery_only_copy, run_make, sphinx_build
 
 
 def test_reverted_failing_example_runs_again_and_its_page_shows_no_traceback():
@@ -66,7 +66,7 @@ def test_renamed_and_removed_examples_leave_no_pages_behind():
 LESSON = '''"""
 A lesson
 ========
-"""
+''' + RUN_IT_BOX.replace("{", "{{").replace("}", "}}") + '''"""
 ANSWER = {answer}
 
 if __name__ == "__main__":

@@ -101,8 +101,16 @@ def test_probes_leave_the_sdks_as_they_were():
 # Figures
 
 
+def test_a_figure_without_a_title_is_refused():
+    fig, ax = figures.figure(2.0)
+    ax.plot([0, 1], [0, 1])
+    with pytest.raises(figures.UnreadableFigure, match="no title"):
+        figures.check(fig)
+
+
 def test_a_figure_whose_tick_labels_overlap_is_refused():
     fig, ax = figures.figure(2.0)
+    ax.set_title("a title")
     ax.set_xticks(range(8), [f"a long tick label {i}" for i in range(8)])
     with pytest.raises(figures.UnreadableFigure, match="overlap"):
         figures.check(fig)
@@ -110,6 +118,7 @@ def test_a_figure_whose_tick_labels_overlap_is_refused():
 
 def test_a_legend_over_drawn_text_is_refused():
     fig, ax = figures.figure(2.0)
+    ax.set_title("a title")
     ax.plot([0, 1], [0, 1], label="a line")
     ax.text(0.02, 0.9, "a note under the legend", transform=ax.transAxes)
     ax.legend(loc="upper left")
@@ -119,6 +128,7 @@ def test_a_legend_over_drawn_text_is_refused():
 
 def test_a_readable_figure_passes():
     fig, ax = figures.figure(2.0)
+    ax.set_title("a title")
     ax.plot([0, 1], [0, 1], label="a line")
     ax.legend(loc="lower right")
     figures.check(fig)

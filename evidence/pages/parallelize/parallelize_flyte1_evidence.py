@@ -260,6 +260,7 @@ with plt.rc_context(PHONE):
     ax.set_xticks(ticks, [str(n) for n in ticks])
     ax.minorticks_off()
     ax.legend(loc="lower right")
+    ax.set_title("Which forests each workflow trained")
 figures.show(fig)
 
 # %%
