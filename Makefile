@@ -116,11 +116,13 @@ livehtml: $(STAMP)
 	$(BIN)/sphinx-autobuild . $(BUILDDIR)/html $(SPHINXOPTS) -D plot_gallery=0 \
 	  --ignore auto_examples --ignore auto_evidence --ignore $(BUILDDIR) --ignore $(VENV) --ignore tests --re-ignore '/__pycache__/'
 
-# Two workers (pytest-xdist) halve the suite's time on CI's two cores; a test file stays on one
-# worker, so its module fixtures are made once. TEST_WORKERS=0 runs it in one process.
+# Two workers (pytest-xdist) on CI's two cores, tests handed out one by one as workers free
+# up; the browser modules each stay on one worker (their xdist_group), so their shared page
+# fixtures are made once. The site builds in the background from the start (tests/conftest.py).
+# TEST_WORKERS=0 runs it in one process.
 TEST_WORKERS ?= 2
 test: $(STAMP)
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup
 
 bench: $(STAMP)
 	$(BIN)/python tools/bench.py --builddir $(BUILDDIR)

@@ -49,6 +49,7 @@ os.environ["FLYTE_IMAGE_REGISTRY"] = "localhost:30000"
 
 
 def pytest_sessionfinish(session, exitstatus):
+    stop_site_build()  # a run stopped early (Ctrl-C, -x) stops the background build too
     shutil.rmtree(SESSION_DIR, ignore_errors=True)
 
 
@@ -151,30 +152,67 @@ class SiteBuild:
     tmp: Path  # the TMPDIR the builds ran with: must be empty afterwards
 
 
+SITE_WORK = SHARED_DIR / "site"
+
+
+def uses_site(item) -> bool:
+    return "site" in getattr(item, "fixturenames", ())
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """The site builds in a process of its own from the start, while the tests that do not
+    need it run; the tests that do come last. (Every xdist worker sorts the same way.)"""
+    items.sort(key=uses_site)
+    if any(map(uses_site, items)):
+        start_site_build()
+
+
+def start_site_build() -> None:
+    """Start building the site once per test run, in the background. The builder holds an
+    exclusive lock on ``site.lock`` until it has written ``site/builds.json``."""
+    SITE_WORK.mkdir(parents=True, exist_ok=True)
+    with open(SHARED_DIR / "site.start-lock", "w") as start_lock:
+        fcntl.flock(start_lock, fcntl.LOCK_EX)
+        started = SHARED_DIR / "site.started"
+        if started.exists():
+            return
+        lock = os.open(SHARED_DIR / "site.lock", os.O_WRONLY | os.O_CREAT)
+        fcntl.flock(lock, fcntl.LOCK_EX)  # held by the builder: its copy of the descriptor
+        builder = subprocess.Popen(
+            [sys.executable, str(ROOT / "tests" / "site_build.py"), str(SITE_WORK)],
+            pass_fds=[lock], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL, start_new_session=True)
+        os.close(lock)
+        started.write_text(str(builder.pid))
+
+
+def stop_site_build() -> None:
+    """In the process that owns the shared dir (xdist's controller, or the only one)."""
+    started = SHARED_DIR / "site.started"
+    if SHARED_DIR == SESSION_DIR and started.exists():
+        with contextlib.suppress(ProcessLookupError, ValueError, PermissionError):
+            os.killpg(int(started.read_text()), signal.SIGTERM)
+
+
 @pytest.fixture(scope="session")
 def site() -> SiteBuild:
     """The whole site as a contributor has it: a clean, strict build, every script executed,
     then the same build again with nothing changed (an incremental build, which must leave
-    the site as good as the clean one), outside the repository. Built once per test run,
-    whichever worker asks first; a failed build fails every test that needs it, with its
-    log."""
-    with once_per_test_run("site") as (work, to_make):
-        machine_dir = work / "machine"
-        if to_make:
-            src = copy_sources(work / "src")
-            env = isolation.environment(machine_dir)
-            builds = []
-            for _ in ("clean", "again"):
-                result = sphinx_build(src, work / "html", env=env)
-                builds.append([result.returncode, result.stdout])
-                if result.returncode != 0:
-                    break
-            (work / "builds.json").write_text(json.dumps(builds))
-    builds = json.loads((work / "builds.json").read_text())
+    the site as good as the clean one), outside the repository. Built once per test run, in
+    the background from the start (``start_site_build``); a failed build fails every test
+    that needs it, with its log."""
+    start_site_build()  # a no-op unless this test was not sorted (collected alone)
+    with open(SHARED_DIR / "site.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_SH)  # waits for the builder to finish
+    builds_file = SITE_WORK / "builds.json"
+    if not builds_file.exists():
+        pytest.fail("the site build stopped before it finished (see tests/site_build.py)")
+    builds = json.loads(builds_file.read_text())
     for (returncode, log), which in zip(builds, ("clean build", "second build")):
         if returncode != 0:
             pytest.fail(f"the {which} failed (exit {returncode}):\n{log[-6000:]}")
-    return SiteBuild(html=work / "html", logs=[log for _, log in builds],
+    machine_dir = SITE_WORK / "machine"
+    return SiteBuild(html=SITE_WORK / "html", logs=[log for _, log in builds],
                      home=machine_dir / "home", tmp=machine_dir / "tmp")
 
 

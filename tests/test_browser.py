@@ -21,6 +21,10 @@ from bs4 import BeautifulSoup
 
 from browser import built_pages, disable_cache, weigh_responses
 from conftest import LESSONS, ROOT
+
+# One worker holds this module's shared browser fixtures (make test: --dist loadgroup).
+pytestmark = pytest.mark.xdist_group("crawl")
+
 SCREENSHOTS = ROOT / "_build" / "screenshots"
 
 # Issue #5: the heaviest page's HTML+CSS+JS <= 400 KB. How fast pages load is measured by
@@ -412,19 +416,22 @@ def _expected_copy(code: str) -> str:
     return text[:-1] if text.endswith("\n") else text
 
 
-# Each copy button's target block and its text as a reader sees it (line numbers excluded).
-BLOCKS_JS = """() => [...document.querySelectorAll("button.copybtn")].map(button => {
-  const target = button.getAttribute("data-clipboard-target");
-  const block = document.querySelector(target).cloneNode(true);
-  block.querySelectorAll(".linenos").forEach(n => n.remove());
-  return [target, block.innerText];
-})"""
-
-# Read the clipboard and empty it, so the next read shows only what the next click copied.
-TAKE_CLIPBOARD_JS = """async () => {
-  const text = await navigator.clipboard.readText();
-  await navigator.clipboard.writeText("");
-  return text;
+# Click every copy button of the page in turn, in the page itself (one round trip per page,
+# not three per button): its target, the block's text as a reader sees it (line numbers
+# excluded), and what the clipboard then held (emptied after each read, so the next read
+# shows only what the next click copied).
+COPY_EVERY_BLOCK_JS = """async () => {
+  const copied = [];
+  for (const button of document.querySelectorAll("button.copybtn")) {
+    const target = button.getAttribute("data-clipboard-target");
+    const block = document.querySelector(target).cloneNode(true);
+    block.querySelectorAll(".linenos").forEach(n => n.remove());
+    button.click();
+    const text = await navigator.clipboard.readText();
+    await navigator.clipboard.writeText("");
+    copied.push([target, block.innerText, text]);
+  }
+  return copied;
 }"""
 
 
@@ -451,12 +458,7 @@ def test_copy_buttons_copy_exactly_the_code(browser, base_url, crawl):
                 script = folder / name.removeprefix(prefix).replace(".html", ".py")
                 if name.startswith(prefix) and script.is_file():
                     source = script.read_text(encoding="utf-8")
-            blocks = page.evaluate(BLOCKS_JS)  # [target selector, the block's text]
-            buttons = page.locator("button.copybtn")
-            assert buttons.count() == len(blocks)
-            for i, (target, code) in enumerate(blocks):
-                buttons.nth(i).click()
-                got = page.evaluate(TAKE_CLIPBOARD_JS)
+            for target, code, got in page.evaluate(COPY_EVERY_BLOCK_JS):
                 copied += 1
                 if got != _expected_copy(code):
                     problems.append(f"{name} {target}: copied {got[:80]!r}, block holds {code[:80]!r}")

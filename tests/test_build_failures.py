@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import pytest
-
-from conftest import copy_sources, example_source, fresh_dir, gallery_only_copy, run_make, \
-    sphinx_build
+from conftest import example_source, gallery_only_copy, run_make, sphinx_build
 
 BROKEN_SCRIPTS = {
     "raises_on_purpose": '"""\nRaises on purpose\n=================\n"""\n\nraise RuntimeError("boom")\n',
@@ -16,25 +13,32 @@ BROKEN_SCRIPTS = {
 }
 
 
-@pytest.mark.parametrize("gallery", ["examples/cache", "evidence/pages/cache"])
-@pytest.mark.parametrize("stem", sorted(BROKEN_SCRIPTS))
-def test_failing_lesson_or_evidence_page_fails_the_build_and_names_it(stem, gallery):
+def test_every_failing_lesson_and_evidence_page_fails_the_build_and_is_named():
+    """One build holding a lesson and an evidence page that raise, and one of each that
+    imports a package that is not installed: it fails, and its message names all four."""
     src = gallery_only_copy("broken", {"cache/GALLERY_HEADER.rst": "Cache\n-----\n"})
-    (src / gallery / "GALLERY_HEADER.rst").write_text("Cache\n-----\n")
-    (src / gallery / f"{stem}.py").write_text(BROKEN_SCRIPTS[stem])
+    scripts = []
+    for gallery, prefix in (("examples/cache", "lesson"), ("evidence/pages/cache", "page")):
+        (src / gallery / "GALLERY_HEADER.rst").write_text("Cache\n-----\n")
+        for stem, text in BROKEN_SCRIPTS.items():
+            scripts.append(f"{gallery}/{prefix}_{stem}.py")  # stems differ across galleries
+            (src / scripts[-1]).write_text(text)
     result = sphinx_build(src, src.parent / "html")
     assert result.returncode != 0
-    assert f"{gallery}/{stem}.py" in result.stdout
+    for script in scripts:
+        assert script in result.stdout, script
 
 
 def test_broken_reference_in_a_guide_fails_the_build_and_names_the_guide():
-    src = copy_sources(fresh_dir("broken-ref") / "src")
-    guide = sorted((src / "guides").glob("*.md"))[0]
-    with guide.open("a") as f:
-        f.write("\nSee {ref}`a-label-that-does-not-exist`.\n")
+    src = gallery_only_copy("broken-ref", {})
+    (src / "guides").mkdir()
+    (src / "guides" / "a_guide.md").write_text(
+        "# A guide\n\nSee {ref}`a-label-that-does-not-exist`.\n")
+    with (src / "index.md").open("a") as index:
+        index.write("\n```{toctree}\nguides/a_guide\n```\n")
     result = sphinx_build(src, src.parent / "html", "-D", "plot_gallery=0")
     assert result.returncode != 0
-    assert f"guides/{guide.name}" in result.stdout
+    assert "guides/a_guide.md" in result.stdout
     assert "a-label-that-does-not-exist" in result.stdout
 
 

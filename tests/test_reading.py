@@ -19,6 +19,10 @@ from browser import built_pages
 from conftest import GUIDES, LESSONS, copy_sources, fresh_dir, lesson_id, sphinx_build
 from evidence import run_it
 
+# One worker holds this module's shared browser fixtures (make test: --dist loadgroup).
+pytestmark = pytest.mark.xdist_group("layouts")
+
+
 MAX_VERDICT_WORDS = 60
 MAX_PARAGRAPH_WORDS = 90
 # A figure may be drawn a little larger than shown (it is scaled down, stays sharp), not more.
