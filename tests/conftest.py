@@ -159,10 +159,25 @@ def uses_site(item) -> bool:
     return "site" in getattr(item, "fixturenames", ())
 
 
+# Fixtures that load every page once: the tests that use one share a worker (an xdist group,
+# `make test` runs --dist loadgroup), so each is made once per test run.
+PAGE_SWEEPS = {"crawl": "crawl", "layouts": "layouts", "model_page": "calculators"}
+
+
+def sweep_of(item) -> str | None:
+    return next((group for fixture, group in PAGE_SWEEPS.items()
+                 if fixture in getattr(item, "fixturenames", ())), None)
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups (its own modifyitems)
 def pytest_collection_modifyitems(session, config, items):
     """The site builds in a process of its own from the start, while the tests that do not
-    need it run; the tests that do come last. (Every xdist worker sorts the same way.)"""
-    items.sort(key=uses_site)
+    need it run; the tests that do come last, the page sweeps first among them. Every xdist
+    worker sorts the same way, and the Makefile keeps this order (--no-loadscope-reorder)."""
+    for item in items:
+        if sweep_of(item):
+            item.add_marker(pytest.mark.xdist_group(sweep_of(item)))
+    items.sort(key=lambda item: (uses_site(item), sweep_of(item) is None))
     if any(map(uses_site, items)):
         start_site_build()
 

@@ -35,6 +35,7 @@ def sphinx_command(srcdir: Path, outdir: Path, *options: str) -> list[str]:
 
 def build_twice(work: Path) -> None:
     import json
+    import re
     import subprocess
 
     sys.path.insert(0, str(ROOT))
@@ -46,7 +47,8 @@ def build_twice(work: Path) -> None:
     for _ in ("clean", "again"):
         done = subprocess.run(sphinx_command(src, work / "html"), stdout=subprocess.PIPE,
                               stderr=subprocess.STDOUT, text=True, env=env, check=False)
-        builds.append([done.returncode, done.stdout])
+        # Sphinx colours its log when the environment asks for it (FORCE_COLOR, a terminal).
+        builds.append([done.returncode, re.sub(r"\x1b\[[0-9;]*m", "", done.stdout)])
         if done.returncode != 0:
             break
     (work / "builds.json").write_text(json.dumps(builds))

@@ -23,7 +23,6 @@ from browser import built_pages, disable_cache, weigh_responses
 from conftest import LESSONS, ROOT
 
 # One worker holds this module's shared browser fixtures (make test: --dist loadgroup).
-pytestmark = pytest.mark.xdist_group("crawl")
 
 SCREENSHOTS = ROOT / "_build" / "screenshots"
 

@@ -30,7 +30,6 @@ from conftest import ROOT
 from evidence.models import decomposition, interruptible, parallelism
 
 # One worker holds this module's shared browser fixtures (make test: --dist loadgroup).
-pytestmark = pytest.mark.xdist_group("calculators")
 
 
 GUIDES = ("decomposition", "parallelism", "interruptible")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import re
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import pytest
 from bs4 import BeautifulSoup
@@ -20,7 +20,6 @@ from conftest import GUIDES, LESSONS, copy_sources, fresh_dir, lesson_id, sphinx
 from evidence import run_it
 
 # One worker holds this module's shared browser fixtures (make test: --dist loadgroup).
-pytestmark = pytest.mark.xdist_group("layouts")
 
 
 MAX_VERDICT_WORDS = 60
@@ -45,6 +44,8 @@ SEARCH_ANSWERS = {
     "map_task": "parallelism", "max_parallelism": "parallelism", "cache": "caching",
     "caching": "caching", "interruptible": "interruptible", "spot": "interruptible",
     "retries": "interruptible", "decompose": "decomposition", "resources": "decomposition",
+    "preprocessing": "decomposition", "split": "decomposition", "training": "decomposition",
+    "split preprocessing training": "decomposition",
 }
 
 
@@ -65,8 +66,8 @@ def _assert_none(problems: list[str]) -> None:
 
 @guide_pages
 def test_guide_opens_with_a_short_verdict_for_each_sdk(site, page):
-    """The first thing under the question is the "Short answer": one tab per SDK, each at
-    most 60 words."""
+    """The first thing under the question is the "Short answer": one tab per SDK, each
+    prose paragraphs only and at most 60 words."""
     article = html(site, page).select_one("article")
     title = article.select_one("h1")
     first_block = title.find_next(lambda tag: tag.name in ("p", "div", "table", "ul", "ol"))
@@ -78,6 +79,9 @@ def test_guide_opens_with_a_short_verdict_for_each_sdk(site, page):
     for label, content in zip(tabs, first_block.select(".sd-tab-set > .sd-tab-content")):
         count = words(content.get_text(" ", strip=True))
         assert count <= MAX_VERDICT_WORDS, f"{label.get_text(strip=True)}: {count} words"
+        # A source line starting "1." once turned the end of a verdict into a list.
+        blocks = {child.name for child in content.find_all(True, recursive=False)}
+        assert blocks <= {"p"}, f"{label.get_text(strip=True)}: not prose only: {blocks}"
 
 
 PROSE_OUTSIDE = ".sphx-glr-script-out, .sphx-glr-thumbcontainer, .sphx-glr-footer, aside.footnote"
@@ -235,6 +239,40 @@ SIDEWAYS_JS = """() => ({
 })"""
 
 
+# On a phone: what runs past the screen's right edge, a table that must scroll to be read, and
+# inline code broken inside a word (a line may end after a space, a dot or a bracket, never
+# between two letters or digits).
+PHONE_FIT_JS = """() => {
+  const right = document.documentElement.clientWidth;
+  const out = [...document.querySelectorAll("article *")].filter(el => {
+    const box = el.getBoundingClientRect();
+    return box.width && box.right > right + 1 && !el.closest("pre, .table-wrapper")
+      && getComputedStyle(el).visibility !== "hidden" && !el.closest(".headerlink");
+  }).map(el => `${el.tagName.toLowerCase()} runs ${
+    Math.round(el.getBoundingClientRect().right - right)} px past the screen: ${
+    el.textContent.slice(0, 40)}`);
+  const broken = [];
+  for (const code of document.querySelectorAll("article code")) {
+    if (code.closest("pre")) continue;
+    const text = code.textContent, range = document.createRange();
+    const walker = document.createTreeWalker(code, NodeFilter.SHOW_TEXT);
+    const tops = [];
+    for (let node; (node = walker.nextNode());)
+      for (let i = 0; i < node.length; i++) {
+        range.setStart(node, i); range.setEnd(node, i + 1);
+        tops.push(range.getBoundingClientRect().top);
+      }
+    for (let i = 1; i < text.length; i++)
+      if (tops[i] > tops[i - 1] + 1 && /\\w/.test(text[i - 1]) && /\\w/.test(text[i]))
+        broken.push(`${JSON.stringify(text)} is broken between ${text[i - 1]} and ${text[i]}`);
+  }
+  const scrolled = [...document.querySelectorAll("article .table-wrapper")]
+    .filter(w => w.scrollWidth > w.clientWidth + 1)
+    .map(w => `a table needs ${w.scrollWidth - w.clientWidth} px more than the column`);
+  return out.concat(scrolled, broken);
+}"""
+
+
 @pytest.fixture(scope="module")
 def layouts(browser, base_url, site) -> dict[str, dict]:
     """Every page laid out at 1280 px (overflow, figures) and at 390 px (sideways scroll)."""
@@ -249,6 +287,8 @@ def layouts(browser, base_url, site) -> dict[str, dict]:
             results[page] = {"overflow": wide.evaluate(OVERFLOW_JS),
                              "figures": wide.evaluate(FIGURES_JS),
                              "phone": narrow.evaluate(SIDEWAYS_JS)}
+            if page == "index.html":
+                results[page]["phone_fit"] = narrow.evaluate(PHONE_FIT_JS)
     finally:
         desktop.close()
         phone.close()
@@ -268,6 +308,12 @@ def test_no_page_scrolls_sideways_at_390_px(layouts):
         if not all(phone["tables"]):
             problems.append(f"{page}: a table scrolls with no sign that it does")
     _assert_none(problems)
+
+
+def test_landing_page_fits_390_px_without_breaking_an_identifier(layouts):
+    """The short answers and the migration map on a phone: nothing sticks out of the column
+    (a code block may scroll inside its box), and no inline name is split inside a word."""
+    _assert_none(layouts["index.html"]["phone_fit"])
 
 
 def test_figures_are_drawn_at_the_width_shown_with_a_2x_image(layouts):
@@ -344,7 +390,7 @@ def search(browser, base_url, term: str) -> list[str]:
     context = browser.new_context()
     try:
         tab = context.new_page()
-        tab.goto(f"{base_url}search.html?q={term}")
+        tab.goto(f"{base_url}search.html?q={quote(term)}")
         tab.wait_for_function(
             "() => /Search finished|did not match/.test("
             "document.querySelector('#search-results .search-summary')?.textContent || '')",
