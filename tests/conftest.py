@@ -161,7 +161,8 @@ def uses_site(item) -> bool:
 
 # Fixtures that load every page once: the tests that use one share a worker (an xdist group,
 # `make test` runs --dist loadgroup), so each is made once per test run.
-PAGE_SWEEPS = {"crawl": "crawl", "layouts": "layouts", "model_page": "calculators"}
+PAGE_SWEEPS = {"crawl": "crawl", "layouts": "layouts", "model_page": "calculators",
+               "searched": "layouts"}
 
 
 def sweep_of(item) -> str | None:

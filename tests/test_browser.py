@@ -103,7 +103,7 @@ async () => {
 COLOUR_RULES = ["color-contrast", "link-in-text-block"]
 # Each run: (theme, axe context, axe options).
 _COLOUR_ONLY = {"resultTypes": ["violations"], "runOnly": {"type": "rule", "values": COLOUR_RULES}}
-_REPEATS_LEFT_OUT = {"exclude": ["[data-colour-checked]"]}  # see MARK_REPEATED_SPANS_JS
+_REPEATS_LEFT_OUT = {"exclude": ["[data-colour-checked]"]}  # see MARK_REPEATED_TEXTS_JS
 AXE_RUNS = {
     "structure": ("light", {"exclude": []}, {
         "resultTypes": ["violations"], "rules": {rule: {"enabled": False} for rule in COLOUR_RULES}}),
@@ -111,19 +111,52 @@ AXE_RUNS = {
     "dark": ("dark", _REPEATS_LEFT_OUT, _COLOUR_ONLY),
 }
 
-# The colour rules are most of axe's time: an example page has thousands of highlighted spans.
-# Their colours come from a fixed set of Pygments token classes, so each distinct kind of span
-# (code or captured output, and its chain of classes up to the <pre>) is checked once, in both
-# themes, on the first page where it appears; its repeats are left out of the colour rules only.
-MARK_REPEATED_SPANS_JS = """seen => {
+# The colour rules are most of axe's time: a guide has thousands of text elements, an example
+# page thousands of highlighted spans, and most look like others already checked. What the
+# colour rules judge of a text is its own colours and those of every box behind it, so each
+# text is keyed by the computed colour, background, opacity, font size and weight (and whether
+# it is a link) of its element and of each ancestor. The first text of each key on the whole
+# site is checked, in each theme (the keys hold the theme's colours); an element whose texts
+# all repeat known keys is left out of the colour rules only.
+MARK_REPEATED_TEXTS_JS = """seen => {
   const known = new Set(seen), fresh = [];
-  for (const span of document.querySelectorAll("pre span")) {
-    const chain = [];
-    for (let el = span; el && el.tagName !== "PRE"; el = el.parentElement) chain.push(el.className);
-    const kind = (span.closest(".sphx-glr-script-out") ? "output" : "code") + ":" + chain.join("<");
-    if (known.has(kind)) span.setAttribute("data-colour-checked", "");
-    else { known.add(kind); fresh.push(kind); }
+  for (const el of document.querySelectorAll("[data-colour-checked]"))
+    el.removeAttribute("data-colour-checked");
+  const chains = new Map();
+  const chain = el => {
+    if (!el || el === document.documentElement) return "";
+    let key = chains.get(el);
+    if (key === undefined) {
+      const s = getComputedStyle(el);
+      key = [el.tagName === "A", s.color, s.backgroundColor, s.backgroundImage, s.opacity,
+             s.fontSize, s.fontWeight, s.textShadow, s.filter, s.textDecorationLine].join(" ")
+            + "<" + chain(el.parentElement);
+      chains.set(el, key);
+    }
+    return key;
+  };
+  const digest = text => {  // FNV-1a, 32 bits twice: the keys cross to Python and back
+    let a = 0x811c9dc5, b = 0x01000193;
+    for (let i = 0; i < text.length; i++) {
+      a = Math.imul(a ^ text.charCodeAt(i), 0x01000193);
+      b = Math.imul(b ^ text.charCodeAt(i), 0x811c9dc5);
+    }
+    return (a >>> 0).toString(36) + (b >>> 0).toString(36);
+  };
+  const ownText = el => [...el.childNodes].some(n => n.nodeType === 3 && n.data.trim());
+  const repeat = new Map();
+  const all = [...document.body.querySelectorAll("*")];
+  for (let i = all.length - 1; i >= 0; i--) {  // children before their parents
+    const el = all[i];
+    let same = [...el.children].every(c => repeat.get(c));
+    if (ownText(el)) {
+      const key = digest(chain(el));
+      if (!known.has(key)) { known.add(key); fresh.push(key); same = false; }
+    }
+    repeat.set(el, same);
   }
+  for (const el of all)
+    if (repeat.get(el) && !repeat.get(el.parentElement)) el.setAttribute("data-colour-checked", "");
   return fresh;
 }"""
 
@@ -131,11 +164,31 @@ NO_TRANSITIONS_CSS = "*, *::before, *::after { transition: none !important; }"
 NEXT_FRAME_JS = "() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))"
 
 
+def audit(page, colour_checked: set[str]) -> dict[str, list[dict]]:
+    """axe-core's serious and critical violations on the open page, per run of AXE_RUNS;
+    ``colour_checked`` holds the keys of the texts the colour rules have already judged
+    (on this page's predecessors) and gains this page's new ones."""
+    from axe_playwright_python.base import AXE_SCRIPT  # the axe-core build the package ships
+
+    page.evaluate(AXE_SCRIPT)
+    # Colours are judged as they settle: a theme switch mid-transition (sphinx-design fades
+    # tab labels over 250 ms) would be measured half-way.
+    page.add_style_tag(content=NO_TRANSITIONS_CSS)
+    found = {}
+    for run, (theme, axe_context, options) in AXE_RUNS.items():
+        page.evaluate(f"() => {{ document.body.dataset.theme = '{theme}'; }}")
+        page.evaluate(NEXT_FRAME_JS)
+        if axe_context is _REPEATS_LEFT_OUT:
+            colour_checked.update(page.evaluate(MARK_REPEATED_TEXTS_JS, sorted(colour_checked)))
+        violations = page.evaluate("([context, options]) => axe.run(context, options)",
+                                   [axe_context, options])["violations"]
+        found[run] = [v for v in violations if v["impact"] in ("serious", "critical")]
+    return found
+
+
 @pytest.fixture(scope="session")
 def crawl(browser, site, base_url) -> dict[str, PageReport]:
     """Open every built page once; record what a reader's browser would see and do."""
-    from axe_playwright_python.base import AXE_SCRIPT  # the axe-core build the package ships
-
     reports = {page: PageReport() for page in built_pages(site.html)}
     assert "index.html" in reports, "the build has no index.html"
     origin = _origin(base_url)
@@ -144,7 +197,7 @@ def crawl(browser, site, base_url) -> dict[str, PageReport]:
     disable_cache(page)  # every visit is a cold load: it downloads what a new reader does
     weighed = weigh_responses(page)
     current: list[PageReport] = []
-    colour_checked: set[str] = set()  # kinds of code span already checked by the colour rules
+    colour_checked: set[str] = set()  # keys of texts already checked by the colour rules
 
     def on_request(request):
         if not request.url.startswith(("data:", "blob:", "about:")) and _origin(request.url) != origin:
@@ -168,17 +221,7 @@ def crawl(browser, site, base_url) -> dict[str, PageReport]:
             report.ids = set(found["ids"])
             report.anchors, report.resources = found["anchors"], found["resources"]
             report.forms, report.images, report.icons = found["forms"], found["images"], found["icons"]
-            page.evaluate(AXE_SCRIPT)
-            # Colours are judged as they settle: a theme switch mid-transition (sphinx-design
-            # fades tab labels over 250 ms) would be measured half-way.
-            page.add_style_tag(content=NO_TRANSITIONS_CSS)
-            colour_checked.update(page.evaluate(MARK_REPEATED_SPANS_JS, sorted(colour_checked)))
-            for run, (theme, axe_context, options) in AXE_RUNS.items():
-                page.evaluate(f"() => {{ document.body.dataset.theme = '{theme}'; }}")
-                page.evaluate(NEXT_FRAME_JS)
-                violations = page.evaluate("([context, options]) => axe.run(context, options)",
-                                           [axe_context, options])["violations"]
-                report.axe[run] = [v for v in violations if v["impact"] in ("serious", "critical")]
+            report.axe = audit(page, colour_checked)
     finally:
         context.close()
     return reports
@@ -332,6 +375,25 @@ def test_accessibility_audit(crawl):
                 yield f"[{run}] {v['id']} ({v['impact']}): {v['help']}: {targets}"
 
     _assert_none(_failures(crawl, problems))
+
+
+def test_colour_audit_still_judges_a_text_whose_colours_changed(browser, base_url):
+    """The colour rules skip texts that look like ones already judged: a text made hard to
+    read, in one theme only, on a page whose texts were all judged before, is still found,
+    in that theme and not in the other."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    try:
+        page = context.new_page()
+        checked: set[str] = set()
+        page.goto(base_url + "guides/caching.html", wait_until="load")
+        assert audit(page, checked)["dark"] == []
+        page.goto(base_url + "guides/caching.html", wait_until="load")
+        page.add_style_tag(content='body[data-theme="dark"] article p { color: #2a2a2a; }')
+        found = audit(page, checked)
+    finally:
+        context.close()
+    assert "color-contrast" in {v["id"] for v in found["dark"]}, found["dark"]
+    assert found["light"] == []
 
 
 def test_pages_stay_light(crawl):

@@ -385,33 +385,39 @@ def test_sdk_version_note_is_visible_on_a_phone(browser, base_url):
 # --------------------------------------------------------------------------------------------
 # Search.
 
-def search(browser, base_url, term: str) -> list[str]:
-    """The result links of the site's own search, in order, as paths with their fragment."""
+@pytest.fixture(scope="module")
+def searched(browser, base_url) -> dict[str, list[str]]:
+    """Every term below, put to the site's own search on the served second build, in one tab:
+    term -> the result links, in order, as paths with their fragment."""
+    found = {}
     context = browser.new_context()
     try:
         tab = context.new_page()
-        tab.goto(f"{base_url}search.html?q={quote(term)}")
-        tab.wait_for_function(
-            "() => /Search finished|did not match/.test("
-            "document.querySelector('#search-results .search-summary')?.textContent || '')",
-            timeout=15000)
-        hrefs = tab.eval_on_selector_all("#search-results ul.search li > a",
-                                         "as => as.map(a => a.href)")
+        for term in sorted(SEARCH_ANSWERS):
+            tab.goto(f"{base_url}search.html?q={quote(term)}")
+            tab.wait_for_function(
+                "() => /Search finished|did not match/.test("
+                "document.querySelector('#search-results .search-summary')?.textContent || '')",
+                timeout=15000)
+            hrefs = tab.eval_on_selector_all("#search-results ul.search li > a",
+                                             "as => as.map(a => a.href)")
+            found[term] = [urlsplit(h).path.lstrip("/")
+                           + ("#" + urlsplit(h).fragment if urlsplit(h).fragment else "")
+                           for h in hrefs]
     finally:
         context.close()
-    return [urlsplit(h).path.lstrip("/") + ("#" + urlsplit(h).fragment if urlsplit(h).fragment
-                                            else "") for h in hrefs]
+    return found
 
 
 @pytest.mark.parametrize("term,guide", sorted(SEARCH_ANSWERS.items()))
-def test_search_lists_the_guide_that_answers_among_the_first_two(browser, base_url, term, guide):
-    results = search(browser, base_url, term)
+def test_search_lists_the_guide_that_answers_among_the_first_two(searched, term, guide):
+    results = searched[term]
     first_two = [r.split("#")[0] for r in results[:2]]
     assert f"guides/{guide}.html" in first_two, f"{term!r}: {results[:5]}"
 
 
-def test_search_for_retries_can_land_on_the_retry_section(browser, base_url):
-    results = search(browser, base_url, "retries")
+def test_search_for_retries_can_land_on_the_retry_section(searched):
+    results = searched["retries"]
     assert any(r.startswith("guides/interruptible.html#") for r in results), results[:8]
 
 
