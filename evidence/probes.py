@@ -4,7 +4,8 @@
   cache served, while a block runs (no log parsing: ``evidence.sdk`` hooks the SDKs);
 - ``in_flight()``: how many bodies of each task ran at once (a count, not a clock);
 - ``flyte_retry_waits()``: how long the flyte SDK's local controller waited before each
-  retry;
+  retry; ``flyte_attempts(task, ...)`` runs a task under both, quietly, and keeps what it
+  printed and the epochs a checkpointing task's attempts started after;
 - ``flytekit_compiled(entity)`` / ``flyte_spec(task)``: what registration would send a
   cluster, compiled offline;
 - ``flytekit_literal(value, type)`` / ``flyte_literal(value, type)``: the literal a value
@@ -140,6 +141,31 @@ def flyte_retry_waits() -> Iterator[list[float]]:
 
 # ------------------------------------------------------------------------------------------
 # What a cluster would receive
+
+
+def flyte_attempts(task: Any, *, context: Any = None, **inputs: Any) -> TaskRuns:
+    """Run ``task`` locally (in ``context``, a ``flyte.with_runcontext``, if given) under
+    ``flyte_runs`` and ``flyte_retry_waits``, its output kept from the page. Adds to the
+    probe: ``value`` (None if the run failed with a user error, then in ``error``),
+    ``waits``, the lines it printed, and ``starts``: the epoch each attempt started after,
+    from the labelled line a checkpointing lesson prints when an attempt starts."""
+    import io
+
+    import flyte
+
+    printed = io.StringIO()
+    with flyte_runs() as runs, flyte_retry_waits() as waits, \
+            contextlib.redirect_stdout(printed):
+        try:
+            runs.value = (context or flyte).run(task, **inputs).outputs()[0]
+            runs.error = None
+        except flyte.errors.RuntimeUserError as error:
+            runs.value, runs.error = None, error
+    runs.waits = waits
+    runs.printed = printed.getvalue().splitlines()
+    runs.starts = [int(line.rsplit(": ", 1)[1]) for line in runs.printed
+                   if line.startswith("attempt started after epoch: ")]
+    return runs
 
 
 def flytekit_compiled(entity: Any) -> tuple[Any, dict[str, Any]]:

@@ -179,7 +179,7 @@ def pytest_collection_modifyitems(session, config, items):
         if sweep_of(item):
             item.add_marker(pytest.mark.xdist_group(sweep_of(item)))
     items.sort(key=lambda item: (uses_site(item), sweep_of(item) is None))
-    if any(map(uses_site, items)):
+    if any(map(uses_site, items)) and not config.option.collectonly:
         start_site_build()
 
 
@@ -256,6 +256,26 @@ def run_in_folder(folder: Path, command: list[str], env: dict) -> ReaderRun:
 # pyflyte prints errors through rich, which wraps lines at the terminal's width (80 without a
 # terminal): a message after a long temp path would break across lines. Wider than any path.
 WIDE_TERMINAL = "10000"
+
+
+def run_downloaded(name: str, *args: str) -> ReaderRun:
+    """``pyflyte run <file> <args>`` on lesson ``name`` downloaded into an empty folder, on
+    a new machine."""
+    lesson = lessons.path(name)
+    folder = fresh_dir("download")
+    shutil.copy(lesson, folder / lesson.name)
+    env = {**machine("bad-input"), "COLUMNS": WIDE_TERMINAL}
+    return run_in_folder(folder, ["pyflyte", "run", lesson.name, *args], env)
+
+
+def assert_refused_in_one_line(run: ReaderRun, option: str, reason: str) -> None:
+    """The command line refused an input: exit 2, one line naming the option and the
+    reason, no traceback."""
+    output = run.stdout + run.stderr
+    assert run.returncode == 2, output[-3000:]
+    line = f"Invalid value for '{option}': {reason}"
+    assert sum(line in row for row in output.splitlines()) == 1, output[-3000:]
+    assert "Traceback" not in output
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import io
 import pickle
-import shutil
 import signal
 
 import click
@@ -17,7 +16,7 @@ import pytest
 from flytekit.core.checkpointer import SyncCheckpoint
 from flytekit.exceptions.user import FlyteDataNotFoundException
 
-from conftest import WIDE_TERMINAL, fresh_dir, machine, run_in_folder
+from conftest import assert_refused_in_one_line, fresh_dir, run_downloaded
 from evidence import attempts, lessons, probes
 
 NAME = "interruptible/checkpoint_resume"
@@ -121,14 +120,5 @@ def test_an_out_of_range_epoch_count_is_refused(lesson):
 
 
 def test_a_bad_epoch_count_is_a_one_line_error_naming_the_input():
-    lesson = lessons.path(NAME)
-    folder = fresh_dir("checkpoint-bad-input")
-    shutil.copy(lesson, folder / lesson.name)
-    env = {**machine("checkpoint-bad-input"), "COLUMNS": WIDE_TERMINAL}
-    run = run_in_folder(folder, ["pyflyte", "run", lesson.name, "training",
-                                 "--n_epochs", "0"], env)
-    assert run.returncode == 2, run.stdout[-2000:] + run.stderr[-2000:]
-    lines = [line for line in run.stderr.splitlines()
-             if "Invalid value for '--n_epochs'" in line]
-    assert lines and "must be 1 to 200, got 0" in lines[0]
-    assert "Traceback" not in run.stderr
+    run = run_downloaded(NAME, "training", "--n_epochs", "0")
+    assert_refused_in_one_line(run, "--n_epochs", "must be 1 to 200, got 0")

@@ -6,14 +6,13 @@ neither body, and the @eager run works where an event loop is already running.""
 from __future__ import annotations
 
 import asyncio
-import shutil
 from concurrent.futures import ThreadPoolExecutor
 
 import click
 import pytest
 from flytekit import dynamic, map_task
 
-from conftest import WIDE_TERMINAL, fresh_dir, machine, run_in_folder
+from conftest import assert_refused_in_one_line, run_downloaded
 from evidence import lessons, probes
 
 NAME = "parallelize/data_dependent_fan_out_dynamic_vs_eager"
@@ -152,13 +151,5 @@ def test_bad_targets_raise_click_errors_naming_them(lesson):
 
 
 def test_pyflyte_run_with_a_bad_target_prints_one_line_and_exits_2():
-    folder = fresh_dir("bad-input")
-    lesson = lessons.path(NAME)
-    shutil.copy(lesson, folder / lesson.name)
-    run = run_in_folder(folder, ["pyflyte", "run", lesson.name, "grow_until",
-                                 "--target", "1.5"],
-                        {**machine("bad-input"), "COLUMNS": WIDE_TERMINAL})
-    output = run.stdout + run.stderr
-    assert run.returncode == 2, output[-2000:]
-    assert "Invalid value for '--target': must be in (0, 1], got 1.5" in output
-    assert "Traceback" not in output
+    run = run_downloaded(NAME, "grow_until", "--target", "1.5")
+    assert_refused_in_one_line(run, "--target", "must be in (0, 1], got 1.5")

@@ -14,7 +14,7 @@ import shutil
 import click
 import pytest
 
-from conftest import ROOT, fresh_dir, machine, run_in_folder
+from conftest import ROOT, assert_refused_in_one_line, run_downloaded
 from evidence import lessons, probes
 
 NAME = "decompose/decompose_training_and_inference"
@@ -197,16 +197,8 @@ def test_a_bad_input_is_refused_naming_it(lesson, empty_caches, inputs, hint, me
 
 
 def test_pyflyte_gives_one_line_for_a_bad_input():
-    lesson = lessons.path(NAME)
-    folder = fresh_dir("download")
-    shutil.copy(lesson, folder / lesson.name)
-    env = {**machine("bad-input"), "COLUMNS": "10000"}
-    done = run_in_folder(folder, ["pyflyte", "run", lesson.name, "train_then_predict",
-                                  "--n_trees", "0"], env)
-    output = done.stdout + done.stderr
-    assert done.returncode == 2, output[-3000:]
-    assert "Invalid value for '--n_trees': must be between 1 and 1000, got 0" in output
-    assert "Traceback" not in output
+    run = run_downloaded(NAME, "train_then_predict", "--n_trees", "0")
+    assert_refused_in_one_line(run, "--n_trees", "must be between 1 and 1000, got 0")
 
 
 def test_after_a_reboot_a_cache_hit_fails_until_the_cache_is_cleared(lesson, empty_caches):

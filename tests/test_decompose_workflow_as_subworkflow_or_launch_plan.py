@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import contextlib
 import io
-import shutil
 
 import pytest
 
-from conftest import fresh_dir, machine, run_in_folder
+from conftest import assert_refused_in_one_line, run_downloaded
 from evidence import lessons, probes
 
 NAME = "decompose/decompose_workflow_as_subworkflow_or_launch_plan"
@@ -55,13 +54,5 @@ def test_a_reader_run_prints_what_the_page_shows(reader_runs):
 
 
 def test_pyflyte_gives_one_line_for_a_bad_input():
-    lesson = lessons.path(NAME)
-    folder = fresh_dir("download")
-    shutil.copy(lesson, folder / lesson.name)
-    env = {**machine("bad-input"), "COLUMNS": "10000"}
-    done = run_in_folder(folder, ["pyflyte", "run", lesson.name, "two_thresholds",
-                                  "--n_trees", "0"], env)
-    output = done.stdout + done.stderr
-    assert done.returncode == 2, output[-3000:]
-    assert "Invalid value for '--n_trees': must be 1 to 1000, got 0" in output
-    assert "Traceback" not in output
+    run = run_downloaded(NAME, "two_thresholds", "--n_trees", "0")
+    assert_refused_in_one_line(run, "--n_trees", "must be 1 to 1000, got 0")

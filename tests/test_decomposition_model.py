@@ -4,7 +4,6 @@ guide quotes from it."""
 from __future__ import annotations
 
 import io
-import re
 
 import pytest
 

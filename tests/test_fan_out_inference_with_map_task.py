@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import math
 import re
-import shutil
 import struct
 import typing
 
@@ -16,7 +15,7 @@ import pytest
 from flytekit import map_task, task, workflow
 from flytekit.models.types import SimpleType
 
-from conftest import WIDE_TERMINAL, fresh_dir, machine, run_in_folder
+from conftest import assert_refused_in_one_line, run_downloaded
 from evidence import fan_out, lessons, probes
 
 NAME = "parallelize/fan_out_inference_with_map_task"
@@ -231,13 +230,5 @@ def test_bad_inputs_raise_click_errors_naming_them(lesson, n_batches, failing_ba
 
 
 def test_pyflyte_run_with_a_bad_input_prints_one_line_and_exits_2():
-    folder = fresh_dir("bad-input")
-    lesson = lessons.path(NAME)
-    shutil.copy(lesson, folder / lesson.name)
-    run = run_in_folder(folder, ["pyflyte", "run", lesson.name, "batch_inference",
-                                 "--n_batches", "0"],
-                        {**machine("bad-input"), "COLUMNS": WIDE_TERMINAL})
-    output = run.stdout + run.stderr
-    assert run.returncode == 2, output[-2000:]
-    assert "Invalid value for '--n_batches': must be 1 to 297, got 0" in output
-    assert "Traceback" not in output
+    run = run_downloaded(NAME, "batch_inference", "--n_batches", "0")
+    assert_refused_in_one_line(run, "--n_batches", "must be 1 to 297, got 0")

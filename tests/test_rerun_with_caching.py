@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import fresh_dir, machine, run_in_folder
-from evidence import lessons, probes
+from conftest import assert_refused_in_one_line, run_downloaded
+from evidence import lessons, probes, shapes
 
 NAME = "cache/rerun_with_caching"
 SMALL = {"n_components": 8, "n_trees": 5}  # the lesson's code paths in a fraction of the time
@@ -183,24 +183,11 @@ def test_changing_only_the_output_type_returns_the_stored_value(lesson, empty_ca
         declared["str"]()
 
 
-DOCUMENTED = '''
-@task(container_image=image, cache=Cache(version="1"))
-def extract_features(n_components: int) -> np.ndarray:
-    """Whitened principal components.
-
-    :param n_components: how many components to keep
-    """
-    pixels = load_digits().data / 16.0
-    pca = PCA(n_components=n_components, whiten=True, random_state=0)
-    return pca.fit(pixels[:N_TRAIN]).transform(pixels)
-'''
-
-
 def test_a_parameter_description_is_in_the_compiled_interface_not_the_local_key(
         lesson, empty_caches):
     """The guide: a cluster hashes the whole interface (descriptions too) into the key;
     locally the same edit is served."""
-    documented = lessons.redefine(lesson, DOCUMENTED)["extract_features"]
+    documented = shapes.documented_features(lesson)
     probed(lesson.extract_features, n_components=8)
     assert probed(documented, n_components=8).hits == ["extract_features"]
     described = {}
@@ -239,13 +226,5 @@ def test_a_second_process_is_served_by_the_first_ones_cache(reader_runs):
 
 
 def test_a_bad_n_trees_on_the_command_line_gives_one_line_and_exit_2():
-    folder = fresh_dir("download")
-    shutil.copy(lessons.path(NAME), folder)
-    env = {**machine("bad-input"), "COLUMNS": "10000"}
-    run = run_in_folder(folder, ["pyflyte", "run", "rerun_with_caching.py",
-                                 "digits_pipeline", "--n_trees", "0"], env)
-    output = run.stdout + run.stderr
-    assert run.returncode == 2, output[-2000:]
-    line = "Invalid value for '--n_trees': must be 1 to 2000, got 0"
-    assert sum(line in row for row in output.splitlines()) == 1, output[-2000:]
-    assert "Traceback" not in output
+    run = run_downloaded(NAME, "digits_pipeline", "--n_trees", "0")
+    assert_refused_in_one_line(run, "--n_trees", "must be 1 to 2000, got 0")

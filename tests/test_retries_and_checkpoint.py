@@ -24,27 +24,11 @@ def lesson():
     return lessons.load(NAME)
 
 
-def run(task, **inputs):
-    """Run locally and quietly under the probes; ``starts`` are the epochs each attempt
-    started after, from the labelled line the task prints when an attempt starts."""
-    printed = io.StringIO()
-    with probes.flyte_runs() as runs, probes.flyte_retry_waits() as waits, \
-            contextlib.redirect_stdout(printed):
-        try:
-            runs.value, runs.error = flyte.run(task, **inputs).outputs()[0], None
-        except flyte.errors.RuntimeUserError as error:
-            runs.value, runs.error = None, error
-    runs.waits = waits
-    runs.starts = [int(line.rsplit(": ", 1)[1]) for line in printed.getvalue().splitlines()
-                   if line.startswith("attempt started after epoch: ")]
-    return runs
-
-
 def test_the_sdk_retries_locally_and_the_retry_resumes_from_the_checkpoint(lesson):
-    retried = run(lesson.train, n_epochs=5, fail_after=2)
+    retried = probes.flyte_attempts(lesson.train, n_epochs=5, fail_after=2)
     assert retried.ran("train") == 2 and retried.starts == [0, 2]
     assert len(retried.value) == 5
-    uninterrupted = run(lesson.train, n_epochs=5)
+    uninterrupted = probes.flyte_attempts(lesson.train, n_epochs=5)
     assert uninterrupted.ran("train") == 1 and uninterrupted.starts == [0]
     assert retried.value == uninterrupted.value, "the checkpoint held everything"
 
@@ -61,12 +45,12 @@ def test_without_a_backoff_the_controller_waits_its_default(lesson):
     from evidence import sdk
 
     first, factor = sdk.flyte_local_retry_fallback()
-    retried = run(lesson.train, n_epochs=3, fail_after=1)
+    retried = probes.flyte_attempts(lesson.train, n_epochs=3, fail_after=1)
     assert retried.waits == [first] == [0.5] and factor == 2.0
 
 
 def test_a_non_recoverable_error_is_not_retried(lesson):
-    failed = run(lesson.train, n_epochs=3, fail_after=3)
+    failed = probes.flyte_attempts(lesson.train, n_epochs=3, fail_after=3)
     assert failed.error.code == "NonRecoverableError"
     assert "fail_after" in str(failed.error)
     assert failed.ran("train") == 1, "one attempt, with two retries to spare"
@@ -75,10 +59,10 @@ def test_a_non_recoverable_error_is_not_retried(lesson):
 def test_override_retries_zero_keeps_the_tasks_retries(lesson):
     """``override(retries=0)`` falls back to the task's own retries (``retries or
     self.retries`` in TaskTemplate.override); ``RetryStrategy(count=0)`` removes them."""
-    kept = run(lesson.train.override(retries=0), n_epochs=3, fail_after=1)
+    kept = probes.flyte_attempts(lesson.train.override(retries=0), n_epochs=3, fail_after=1)
     assert kept.error is None and kept.starts == [0, 1]
-    removed = run(lesson.train.override(retries=flyte.RetryStrategy(count=0)),
-                  n_epochs=3, fail_after=1)
+    removed = probes.flyte_attempts(
+        lesson.train.override(retries=flyte.RetryStrategy(count=0)), n_epochs=3, fail_after=1)
     assert "simulated preemption" in str(removed.error) and removed.starts == [0]
 
 

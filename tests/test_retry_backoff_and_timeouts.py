@@ -4,8 +4,6 @@ sends all of them with the task; what a local checkpoint does across runs."""
 
 from __future__ import annotations
 
-import contextlib
-import io
 import shutil
 import threading
 import time
@@ -27,20 +25,8 @@ def lesson():
     return lessons.load(NAME)
 
 
-def run(task, context=None, **inputs):
-    with probes.flyte_runs() as runs, probes.flyte_retry_waits() as waits, \
-            contextlib.redirect_stdout(io.StringIO()):
-        try:
-            runs.value = (context or flyte).run(task, **inputs).outputs()[0]
-            runs.error = None
-        except flyte.errors.RuntimeUserError as error:
-            runs.value, runs.error = None, error
-    runs.waits = waits
-    return runs
-
-
 def test_the_local_controller_waits_what_the_backoff_says(lesson):
-    paced = run(lesson.fetch, failures=3)
+    paced = probes.flyte_attempts(lesson.fetch, failures=3)
     assert paced.value == "answered on attempt 4" and paced.ran("fetch") == 4
     assert paced.waits == [lesson.BACKOFF.compute_delay(n).total_seconds()
                            for n in range(3)] == [0.2, 0.6, 1.8]
@@ -48,7 +34,8 @@ def test_the_local_controller_waits_what_the_backoff_says(lesson):
 
 def test_without_the_backoff_the_controller_waits_its_default(lesson):
     first, factor = sdk.flyte_local_retry_fallback()
-    plain = run(lesson.fetch.override(retries=flyte.RetryStrategy(count=4)), failures=2)
+    plain = probes.flyte_attempts(
+        lesson.fetch.override(retries=flyte.RetryStrategy(count=4)), failures=2)
     assert plain.waits == [first, first * factor] == [0.5, 1.0]
 
 
@@ -65,7 +52,7 @@ def test_retries_and_timeouts_are_not_environment_settings():
 
 
 def test_a_bad_input_is_not_retried(lesson):
-    failed = run(lesson.fetch, failures=9)
+    failed = probes.flyte_attempts(lesson.fetch, failures=9)
     assert failed.error.code == "NonRecoverableError" and failed.ran("fetch") == 1
     assert failed.waits == []
 
@@ -85,7 +72,7 @@ def test_no_timeout_is_enforced_locally():
                 past.set()
         return "finished"
 
-    assert run(outlive).value == "finished"
+    assert probes.flyte_attempts(outlive).value == "finished"
 
 
 def test_the_attempt_number_stays_0_locally():
@@ -100,7 +87,7 @@ def test_the_attempt_number_stays_0_locally():
             raise RuntimeError("fail the first attempt")
         return seen[-1]
 
-    assert run(numbered).value == 0 and seen == [0, 0]
+    assert probes.flyte_attempts(numbered).value == 0 and seen == [0, 0]
 
 
 def test_a_local_checkpoint_across_runs_on_one_raw_data_path(lesson):
@@ -109,14 +96,14 @@ def test_a_local_checkpoint_across_runs_on_one_raw_data_path(lesson):
     run, every later run on the path loads the failed attempt's checkpoint."""
     shared = fresh_dir("raw-data")
     on_shared = flyte.with_runcontext(raw_data_path=str(shared))
-    answers = [run(lesson.fetch, on_shared, failures=failures).value
+    answers = [probes.flyte_attempts(lesson.fetch, context=on_shared, failures=failures).value
                for failures in (0, 0, 1, 0, 0)]
     assert answers == ["answered on attempt 1", "answered on attempt 1",
                        "answered on attempt 2", "answered on attempt 2",
                        "answered on attempt 2"]
     assert sorted(p.name for p in shared.iterdir()) == ["checkpoint", "prev_checkpoint"]
     assert (shared / "prev_checkpoint").read_text() == "1", "the failed attempt's state"
-    fresh = [run(lesson.fetch, failures=0).value for _ in range(2)]
+    fresh = [probes.flyte_attempts(lesson.fetch, failures=0).value for _ in range(2)]
     assert fresh == ["answered on attempt 1"] * 2, "by default each run has its own path"
 
 

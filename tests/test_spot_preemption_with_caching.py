@@ -11,7 +11,7 @@ import shutil
 import pytest
 from flytekit.exceptions.user import FlyteRecoverableException
 
-from conftest import WIDE_TERMINAL, fresh_dir, machine, run_in_folder
+from conftest import assert_refused_in_one_line, fresh_dir, machine, run_downloaded, run_in_folder
 from evidence import attempts, lessons, probes, shapes
 
 NAME = "interruptible/spot_preemption_with_caching"
@@ -29,16 +29,7 @@ def all_stages(lesson):
 
 
 def probed(entity, preempt_stage: int) -> probes.TaskRuns:
-    """Run quietly under the probe; ``value`` is the result, None if preempted;
-    ``stages`` the stages whose work ran (inside a coarse task too)."""
-    printed = io.StringIO()
-    with probes.flytekit_runs() as runs, contextlib.redirect_stdout(printed):
-        try:
-            runs.value = entity(preempt_stage=preempt_stage)
-        except FlyteRecoverableException:
-            runs.value = None
-    runs.stages = shapes.stages_that_ran(printed.getvalue(), STAGES)
-    return runs
+    return shapes.probed(entity, preempt_stage, STAGES)
 
 
 @pytest.mark.parametrize("preempted", [1, 2, 3, 4])
@@ -124,17 +115,8 @@ def test_the_script_run_twice_on_one_machine_says_why_nothing_was_preempted():
 
 
 def test_an_out_of_range_stage_is_a_one_line_error_naming_the_input():
-    lesson = lessons.path(NAME)
-    folder = fresh_dir("spot-bad-input")
-    shutil.copy(lesson, folder / lesson.name)
-    env = {**machine("spot-bad-input"), "COLUMNS": WIDE_TERMINAL}
-    run = run_in_folder(folder, ["pyflyte", "run", lesson.name, "pipeline",
-                                 "--preempt_stage", "7"], env)
-    assert run.returncode == 2, run.stdout[-2000:] + run.stderr[-2000:]
-    lines = [line for line in run.stderr.splitlines()
-             if "Invalid value for '--preempt_stage'" in line]
-    assert lines and "must be 0 to 4, got 7" in lines[0]
-    assert "Traceback" not in run.stderr
+    run = run_downloaded(NAME, "pipeline", "--preempt_stage", "7")
+    assert_refused_in_one_line(run, "--preempt_stage", "must be 0 to 4, got 7")
 
 
 def test_a_raised_exception_exits_0_with_an_error_document_and_a_crash_without():

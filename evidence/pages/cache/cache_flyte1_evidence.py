@@ -24,7 +24,7 @@ import os
 import shutil
 import textwrap
 
-from evidence import figures, lessons, probes
+from evidence import figures, lessons, probes, shapes
 
 lesson = lessons.load("cache/rerun_with_caching")
 TASKS = ["extract_features", "fit_model", "evaluate"]
@@ -116,21 +116,11 @@ print(f"compiled override node, its task discoverable: "
 # Edit a parameter's description
 # ------------------------------
 # A docstring's ``:param:`` text becomes the description of that input in the compiled
-# interface. The local key has no interface in it: the edited task below, same name and
-# version, is served. A cluster hashes the whole interface, descriptions included, into
-# the dataset version it looks the entry up under, so there the edit misses.
-DOCUMENTED = '''
-@task(container_image=image, cache=Cache(version="1"))
-def extract_features(n_components: int) -> np.ndarray:
-    """Whitened principal components of the digits.
-
-    :param n_components: how many components to keep
-    """
-    pixels = load_digits().data / 16.0
-    pca = PCA(n_components=n_components, whiten=True, random_state=0)
-    return pca.fit(pixels[:N_TRAIN]).transform(pixels)
-'''
-documented = lessons.redefine(lesson, DOCUMENTED)["extract_features"]
+# interface. The local key has no interface in it: the lesson's task given a docstring
+# that describes ``n_components`` (``evidence.shapes``), same name and version, is
+# served. A cluster hashes the whole interface, descriptions included, into the dataset
+# version it looks the entry up under, so there the edit misses.
+documented = shapes.documented_features(lesson)
 probed.append(("a parameter's description edited",
                run("a parameter's description edited", documented, n_components=30)))
 for label, entity in (("before", lesson.extract_features), ("after", documented)):

@@ -44,19 +44,6 @@ def run(label: str, entity, **inputs):
     return runs
 
 
-def for_phones(fig, size: float = 14):
-    """Enlarge every text of ``fig``: a phone shows it at about half its width."""
-    for ax in fig.axes:
-        ax.tick_params(labelsize=size)
-        for text in (ax.title, ax.xaxis.label, ax.yaxis.label):
-            text.set_fontsize(size)
-    for legend in [ax.get_legend() for ax in fig.axes] + list(fig.legends):
-        if legend is not None:
-            for text in legend.get_texts():
-                text.set_fontsize(size - 1)
-    return fig
-
-
 first = run("run 1", lesson.train_then_predict, n_trees=100, min_confidence=0.3)
 second = run("run 2", lesson.train_then_predict, n_trees=100, min_confidence=0.5)
 for label, runs in (("run 1", first), ("run 2", second)):
@@ -227,7 +214,7 @@ except Exception as error:  # noqa: BLE001: the failure is the point
 fig = figures.task_grid(
     [("run 1", first), ("run 2", second), ("two_thresholds", both)],
     ["train", "predict"], "What the local cache served, run by run")
-figures.show(for_phones(fig))
+figures.show(figures.for_phones(fig))
 
 # %%
 # .. _decomposition-model:
@@ -300,7 +287,7 @@ ax.set_xlabel("run time of the second step (s)")
 ax.set_ylabel("extra cost per run (%)")
 ax.set_title("Model: the extra cost of two tasks over one")
 ax.legend(loc="upper right")
-figures.show(for_phones(fig))
+figures.show(figures.for_phones(fig))
 
 # %%
 # The gallery's cards

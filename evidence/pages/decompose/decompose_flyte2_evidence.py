@@ -43,19 +43,6 @@ def run(label: str, entity, **inputs):
     return runs
 
 
-def for_phones(fig, size: float = 14):
-    """Enlarge every text of ``fig``: a phone shows it at about half its width."""
-    for ax in fig.axes:
-        ax.tick_params(labelsize=size)
-        for text in (ax.title, ax.xaxis.label, ax.yaxis.label):
-            text.set_fontsize(size)
-    for legend in [ax.get_legend() for ax in fig.axes] + list(fig.legends):
-        if legend is not None:
-            for text in legend.get_texts():
-                text.set_fontsize(size - 1)
-    return fig
-
-
 first = run("run 1", lesson.train_then_predict, min_confidence=0.3)
 second = run("run 2", lesson.train_then_predict, min_confidence=0.5)
 for label, runs in (("run 1", first), ("run 2", second)):
@@ -220,7 +207,7 @@ fig = figures.task_grid(
     [("run 1", first), ("run 2", second), ("temp dir emptied", after)],
     ["train_then_predict", "train", "predict"],
     "What the local cache served, run by run")
-figures.show(for_phones(fig))
+figures.show(figures.for_phones(fig))
 
 # %%
 # The gallery's cards

@@ -29,7 +29,6 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
-from flytekit.exceptions.user import FlyteRecoverableException
 
 from evidence import attempts, figures, isolation, lessons, probes, shapes
 from evidence.models import interruptible as model
@@ -43,17 +42,7 @@ READABLE = {"font.size": 14, "axes.titlesize": 15, "axes.labelsize": 14,
 
 
 def probed(entity, preempt_stage: int) -> probes.TaskRuns:
-    """Run ``entity`` quietly under the probe; note which stages' work ran, from the
-    lines their bodies print (inside one coarse task they are not tasks of their
-    own)."""
-    printed = io.StringIO()
-    with probes.flytekit_runs() as runs, contextlib.redirect_stdout(printed):
-        try:
-            runs.value = entity(preempt_stage=preempt_stage)
-        except FlyteRecoverableException:
-            runs.value = None
-    runs.stages = shapes.stages_that_ran(printed.getvalue(), STAGES)
-    return runs
+    return shapes.probed(entity, preempt_stage, STAGES)
 
 
 def preempt_then_rerun(entity, preempt_stage: int, name: str):

@@ -19,8 +19,6 @@ serializes for a cluster.
 # starts) and ``probes.flyte_retry_waits()`` (each wait before a retry). The first
 # attempt fails after epoch 3; the second loads the checkpoint and starts there. The
 # task sets no ``flyte.Backoff``, so the controller waits its own default.
-import contextlib
-import io
 import tempfile
 import threading
 import time
@@ -39,34 +37,16 @@ retries = lessons.load("interruptible/retries_and_checkpoint")
 backoff = lessons.load("interruptible/retry_backoff_and_timeouts")
 
 
-def run(task, *, context=None, **inputs):
-    """Run ``task`` locally and quietly under the probes; return the probe, with the
-    epoch each attempt started from (the lesson's task prints it), and the outputs."""
-    printed = io.StringIO()
-    with probes.flyte_runs() as runs, probes.flyte_retry_waits() as waits, \
-            contextlib.redirect_stdout(printed):
-        try:
-            runs.value = (context or flyte).run(task, **inputs).outputs()[0]
-            runs.error = None
-        except flyte.errors.RuntimeUserError as error:
-            runs.value, runs.error = None, error
-    runs.waits = waits
-    runs.starts = [int(line.rsplit(": ", 1)[1])
-                   for line in printed.getvalue().splitlines()
-                   if line.startswith("attempt started after epoch")]
-    runs.printed = printed.getvalue().splitlines()
-    return runs
-
-
-retried = run(retries.train, context=flyte.with_runcontext(interruptible=True),
-              n_epochs=8, fail_after=3)
+retried = probes.flyte_attempts(
+    retries.train, context=flyte.with_runcontext(interruptible=True), n_epochs=8,
+    fail_after=3)
 print(f"attempts of train that started: {retried.ran('train')}")
 print(f"epoch each attempt started after: {retried.starts}")
 print(f"waits before each retry, in seconds: {retried.waits}")
 first_wait, factor = sdk.flyte_local_retry_fallback()
 print(f"the controller's default without a Backoff: {first_wait} s, times {factor:g} "
       "per retry")
-uninterrupted = run(retries.train, n_epochs=8)
+uninterrupted = probes.flyte_attempts(retries.train, n_epochs=8)
 print(f"uninterrupted run, attempts: {uninterrupted.ran('train')}")
 print(f"retried-and-resumed losses equal the uninterrupted run's: "
       f"{retried.value == uninterrupted.value}")
@@ -80,13 +60,15 @@ print(f"retried-and-resumed losses equal the uninterrupted run's: "
 # two retries to spare. And ``override(retries=0)`` does not remove the retries: the SDK
 # keeps the task's own when the override is falsy (``retries or self.retries``), so the
 # call is retried; ``flyte.RetryStrategy(count=0)`` removes them.
-bad = run(retries.train, n_epochs=8, fail_after=8)
+bad = probes.flyte_attempts(retries.train, n_epochs=8, fail_after=8)
 print(f"fail_after=8: failed ({bad.error.code}), attempts started: {bad.ran('train')}")
-zero = run(retries.train.override(retries=0), n_epochs=4, fail_after=1)
+zero = probes.flyte_attempts(retries.train.override(retries=0), n_epochs=4,
+                             fail_after=1)
 print(f"override(retries=0): attempts started: {zero.ran('train')}, "
       f"{'succeeded' if zero.error is None else 'failed'}")
-none = run(retries.train.override(retries=flyte.RetryStrategy(count=0)), n_epochs=4,
-           fail_after=1)
+none = probes.flyte_attempts(
+    retries.train.override(retries=flyte.RetryStrategy(count=0)), n_epochs=4,
+    fail_after=1)
 print(f"override(retries=RetryStrategy(count=0)): attempts started: "
       f"{none.ran('train')}, {'succeeded' if none.error is None else 'failed'}")
 
@@ -111,7 +93,7 @@ def attempt_number() -> int:
     return SEEN[-1]
 
 
-numbered = run(attempt_number)
+numbered = probes.flyte_attempts(attempt_number)
 print(f"attempt_number in each attempt: {SEEN}")
 
 # %%
@@ -122,12 +104,13 @@ print(f"attempt_number in each attempt: {SEEN}")
 # The backoff lesson's ``fetch`` fails its first two attempts. Its ``Backoff`` (base
 # 0.2 s, factor 3) gives other waits than the controller's default (0.5 s, factor 2),
 # so the probe tells which one the controller used: the task's.
-paced = run(backoff.fetch, failures=2)
+paced = probes.flyte_attempts(backoff.fetch, failures=2)
 print(f"fetch: attempts started: {paced.ran('fetch')}, returned {paced.value!r}")
 print(f"waits before each retry, in seconds: {paced.waits}")
 expected = [backoff.BACKOFF.compute_delay(n).total_seconds() for n in range(2)]
 print(f"Backoff.compute_delay for retries 1 and 2: {expected}")
-default = run(backoff.fetch.override(retries=flyte.RetryStrategy(count=4)), failures=2)
+default = probes.flyte_attempts(
+    backoff.fetch.override(retries=flyte.RetryStrategy(count=4)), failures=2)
 print(f"the same task without its Backoff: waits {default.waits}")
 
 # %%
@@ -153,7 +136,7 @@ def outlive_bounds() -> str:
     return "finished"
 
 
-outlived = run(outlive_bounds)
+outlived = probes.flyte_attempts(outlive_bounds)
 print(f"a task past its max_runtime and deadline (0.1 s each): {outlived.value}")
 
 # %%
@@ -175,7 +158,7 @@ on_shared = flyte.with_runcontext(raw_data_path=str(shared))
 for label, failures in (("clean run", 0), ("clean run again", 0),
                         ("run with one failure", 1), ("clean run after it", 0),
                         ("clean run once more", 0)):
-    done = run(backoff.fetch, context=on_shared, failures=failures)
+    done = probes.flyte_attempts(backoff.fetch, context=on_shared, failures=failures)
     files = ", ".join(sorted(p.name for p in shared.iterdir()))
     print(f"same raw data path, {label}: {done.value!r}")
     print(f"  the path then holds: {files}")
