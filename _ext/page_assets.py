@@ -3,9 +3,9 @@
 Every stylesheet in a page's head holds its first paint until it has arrived: on a phone's
 network that was eight requests on every page, some for styles the page does not use
 (sphinx-design's tabs and cards on a gallery page, sphinx-gallery's on a guide). So, per
-page: a stylesheet for components the page does not contain is left out; the syntax colours
-(Pygments) and the calculators' styles, which change no layout of the first screen, load
-without blocking it (``media="print"`` switched to ``all`` once loaded, the usual pattern;
+page: a stylesheet or script for components the page does not contain is left out (the
+copy button's on a page without code); the syntax colours (Pygments) and the calculators'
+styles, which change no layout of the first screen, load without blocking it (``media="print"`` switched to ``all`` once loaded, the usual pattern;
 without JavaScript the page keeps its layout and shows code uncoloured); and every script is
 deferred, so none holds the page's parsing, and a component's script goes with its styles.
 """
@@ -18,7 +18,10 @@ from sphinx.application import Sphinx
 
 # Stylesheet or script -> the start of a class attribute only its components' markup has.
 NEEDED_ONLY_WITH = {"sphinx-design.min.css": 'class="sd-', "design-tabs.js": 'class="sd-tab',
-                    "sg_gallery.css": 'class="sphx-glr-', "sg-tags.js": 'class="sphx-glr-'}
+                    "sg_gallery.css": 'class="sphx-glr-', "sg-tags.js": 'class="sphx-glr-',
+                    # sphinx-copybutton's button goes on code blocks only
+                    "copybutton.css": "<pre", "copybutton.js": "<pre",
+                    "clipboard.min.js": "<pre"}
 AFTER_FIRST_PAINT = ("pygments.css", "calculators.css")
 
 

@@ -511,6 +511,8 @@ def test_copy_buttons_copy_exactly_the_code(browser, base_url, crawl):
         page = context.new_page()
         for name in pages:
             page.goto(base_url + name)
+            if not page.locator("article pre").count():
+                continue  # no code: the copy button's script and styles are left out
             page.wait_for_function("() => window.ClipboardJS !== undefined")
             if page.locator(".sphx-glr-script-out .copybtn").count():
                 problems.append(f"{name}: a captured-output block has a copy button")

@@ -421,6 +421,40 @@ def test_search_for_retries_can_land_on_the_retry_section(searched):
     assert any(r.startswith("guides/interruptible.html#") for r in results), results[:8]
 
 
+# A component's stylesheets and scripts -> what, in a page's article, is that component.
+COMPONENT_ASSETS = {
+    ("sphinx-design.min.css",): lambda article: article.select_one("[class^='sd-'], "
+                                                                   "[class*=' sd-']"),
+    ("sg_gallery.css",): lambda article: article.select_one("[class*='sphx-glr-']"),
+    ("copybutton.css", "copybutton.js", "clipboard.min.js"): lambda article: article.pre,
+}
+# Styles that change nothing on the first screen: loaded without holding its first paint.
+AFTER_FIRST_PAINT = ("pygments.css", "calculators.css")
+
+
+def test_a_page_loads_the_assets_of_its_components_only_and_paints_before_the_colours(site):
+    """Each stylesheet in a page's head holds its first paint: a page loads a component's
+    styles and scripts only if it holds that component, and the code colours (and the
+    calculators' styles) without blocking."""
+    problems = []
+    for page in built_pages(site.html):
+        soup = html(site, page)
+        article = soup.select_one("article") or soup
+        loaded = {href.rsplit("/", 1)[-1].split("?")[0]: tag
+                  for tag in soup.select("link[rel=stylesheet], script[src]")
+                  for href in [tag.get("href") or tag.get("src")]}
+        for assets, present in COMPONENT_ASSETS.items():
+            has = present(article) is not None
+            for asset in assets:
+                if has != (asset in loaded):
+                    problems.append(f"{page}: {asset} {'missing' if has else 'loaded'} "
+                                    f"with{'' if has else 'out'} its component")
+        for sheet in AFTER_FIRST_PAINT:
+            if sheet in loaded and loaded[sheet].get("media") != "print":
+                problems.append(f"{page}: {sheet} blocks the first paint")
+    _assert_none(problems)
+
+
 def test_landing_page_install_line_covers_every_lesson(site):
     """The landing page's one install line pins every package any lesson's Run-it box pins,
     at the same version."""
