@@ -20,8 +20,17 @@ finally:
     for _name in [n for n in sys.modules if n == "evidence" or n.startswith("evidence.")]:
         del sys.modules[_name]
 
+
+
+def _ours(path: str) -> bool:
+    """This folder, or a copy of it: a build of a copy of the project puts both on the path,
+    and each would run the other, over and over, a second's worth in every process."""
+    path = os.path.abspath(path or ".")
+    return path == _here or path.endswith(os.path.join(os.sep + "evidence", "startup"))
+
+
 # A sitecustomize of the Python installation (Debian ships one) would be hidden by this one.
 _other = importlib.machinery.PathFinder.find_spec(
-    "sitecustomize", [p for p in sys.path if os.path.abspath(p or ".") != _here])
+    "sitecustomize", [p for p in sys.path if not _ours(p)])
 if _other is not None and _other.loader is not None:
     _other.loader.exec_module(importlib.util.module_from_spec(_other))
