@@ -5,9 +5,10 @@ network that was eight requests on every page, some for styles the page does not
 (sphinx-design's tabs and cards on a gallery page, sphinx-gallery's on a guide). So, per
 page: a stylesheet or script for components the page does not contain is left out (the
 copy button's on a page without code); the syntax colours (Pygments) and the calculators'
-styles, which change no layout of the first screen, load without blocking it (``media="print"`` switched to ``all`` once loaded, the usual pattern;
-without JavaScript the page keeps its layout and shows code uncoloured); and every script is
-deferred, so none holds the page's parsing, and a component's script goes with its styles.
+styles, which change no layout of the first screen, load without blocking it
+(``media="print"`` switched to ``all`` once loaded, the usual pattern; without JavaScript
+the page keeps its layout and shows code uncoloured); and every script is deferred, so
+none holds the page's parsing, and a component's script goes with its styles.
 """
 
 from __future__ import annotations

@@ -139,10 +139,6 @@ def flyte_retry_waits() -> Iterator[list[float]]:
         yield waits
 
 
-# ------------------------------------------------------------------------------------------
-# What a cluster would receive
-
-
 def flyte_attempts(task: Any, *, context: Any = None, **inputs: Any) -> TaskRuns:
     """Run ``task`` locally (in ``context``, a ``flyte.with_runcontext``, if given) under
     ``flyte_runs`` and ``flyte_retry_waits``, its output kept from the page. Adds to the
@@ -166,6 +162,10 @@ def flyte_attempts(task: Any, *, context: Any = None, **inputs: Any) -> TaskRuns
     runs.starts = [int(line.rsplit(": ", 1)[1]) for line in runs.printed
                    if line.startswith("attempt started after epoch: ")]
     return runs
+
+
+# ------------------------------------------------------------------------------------------
+# What a cluster would receive
 
 
 def flytekit_compiled(entity: Any) -> tuple[Any, dict[str, Any]]:

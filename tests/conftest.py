@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))  # the evidence package
 from evidence import isolation, lessons, run_it  # noqa: E402
 
 from browser import chromium, find_chromium, serve  # noqa: E402
-from site_build import copy_sources, sphinx_command  # noqa: E402
+from site_build import copy_sources, sphinx_build  # noqa: E402
 
 LESSONS = lessons.paths()
 GUIDES = sorted((ROOT / "guides").glob("*.md"))
@@ -57,15 +57,19 @@ def fresh_dir(name: str) -> Path:
     return Path(tempfile.mkdtemp(prefix=name + "-", dir=SESSION_DIR))
 
 
+# Characters of code a page shows without scrolling sideways.
+MAX_LINE = 88
+
+
+def lines_too_long(path: Path, limit: int = MAX_LINE) -> list[str]:
+    """The lines of ``path`` longer than ``limit`` characters, as ``line <n>: <length>``."""
+    return [f"line {n}: {len(line)} characters" for n, line in
+            enumerate(path.read_text(encoding="utf-8").splitlines(), 1) if len(line) > limit]
+
+
 def machine(name: str) -> dict[str, str]:
     """The environment of a new reader's machine: an empty HOME and TMPDIR of its own."""
     return isolation.environment(fresh_dir(name))
-
-
-def sphinx_build(srcdir: Path, outdir: Path, *options: str, env: dict | None = None):
-    """Run the strict build the Makefile runs; returns the finished process (output merged)."""
-    return subprocess.run(sphinx_command(srcdir, outdir, *options), stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT, text=True, env=env, check=False)
 
 
 def run_make(src: Path, *args: str, env: dict | None = None,
@@ -176,8 +180,8 @@ def pytest_collection_modifyitems(session, config, items):
     need it run; the tests that do come last, the page sweeps first among them. Every xdist
     worker sorts the same way, and the Makefile keeps this order (--no-loadscope-reorder)."""
     for item in items:
-        if sweep_of(item):
-            item.add_marker(pytest.mark.xdist_group(sweep_of(item)))
+        if group := sweep_of(item):
+            item.add_marker(pytest.mark.xdist_group(group))
     items.sort(key=lambda item: (uses_site(item), sweep_of(item) is None))
     if any(map(uses_site, items)) and not config.option.collectonly:
         start_site_build()

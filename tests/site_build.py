@@ -8,7 +8,9 @@ writes each build's exit code and log to ``WORK/builds.json`` (the tests' ``site
 
 from __future__ import annotations
 
+import re
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -33,10 +35,19 @@ def sphinx_command(srcdir: Path, outdir: Path, *options: str) -> list[str]:
             "-d", str(outdir.parent / (outdir.name + "-doctrees")), *options, str(srcdir), str(outdir)]
 
 
+def sphinx_build(srcdir: Path, outdir: Path, *options: str,
+                 env: dict | None = None) -> subprocess.CompletedProcess:
+    """Run the strict build the Makefile runs; returns the finished process, its output
+    merged into ``stdout`` without colour codes (Sphinx colours its log when the
+    environment asks for it: FORCE_COLOR, a terminal)."""
+    done = subprocess.run(sphinx_command(srcdir, outdir, *options), stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, text=True, env=env, check=False)
+    done.stdout = re.sub(r"\x1b\[[0-9;]*m", "", done.stdout)
+    return done
+
+
 def build_twice(work: Path) -> None:
     import json
-    import re
-    import subprocess
 
     sys.path.insert(0, str(ROOT))
     from evidence import isolation
@@ -45,10 +56,8 @@ def build_twice(work: Path) -> None:
     env = isolation.environment(work / "machine")
     builds = []
     for _ in ("clean", "again"):
-        done = subprocess.run(sphinx_command(src, work / "html"), stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT, text=True, env=env, check=False)
-        # Sphinx colours its log when the environment asks for it (FORCE_COLOR, a terminal).
-        builds.append([done.returncode, re.sub(r"\x1b\[[0-9;]*m", "", done.stdout)])
+        done = sphinx_build(src, work / "html", env=env)
+        builds.append([done.returncode, done.stdout])
         if done.returncode != 0:
             break
     (work / "builds.json").write_text(json.dumps(builds))

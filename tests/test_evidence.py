@@ -12,7 +12,7 @@ import matplotlib
 import pytest
 from bs4 import BeautifulSoup
 
-from conftest import ROOT
+from conftest import ROOT, lines_too_long
 from evidence import figures, probes, sdk
 
 matplotlib.use("Agg")
@@ -140,7 +140,6 @@ def test_a_readable_figure_passes():
 EVIDENCE_PAGES = sorted((ROOT / "evidence" / "pages").rglob("*.py"))
 
 
-MAX_LINE = 88  # characters of code: what the page shows without scrolling sideways
 MAX_PRINTED = 82  # characters of output: its box is narrower (the "Out" margin)
 evidence_pages = pytest.mark.parametrize(
     "script", EVIDENCE_PAGES, ids=lambda p: p.relative_to(ROOT / "evidence" / "pages").as_posix())
@@ -148,8 +147,7 @@ evidence_pages = pytest.mark.parametrize(
 
 @evidence_pages
 def test_evidence_page_code_fits_the_page(script):
-    long = [f"line {n}: {len(line)} characters" for n, line in
-            enumerate(script.read_text(encoding="utf-8").splitlines(), 1) if len(line) > MAX_LINE]
+    long = lines_too_long(script)
     assert not long, "\n".join(long)
 
 

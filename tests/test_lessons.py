@@ -19,12 +19,12 @@ from pathlib import Path
 import pytest
 from bs4 import BeautifulSoup
 
-from conftest import LESSONS, ROOT, each_lesson, fresh_dir, lesson_id, machine
+from conftest import (LESSONS, ROOT, each_lesson, fresh_dir, lesson_id, lines_too_long,
+                      machine)
 from evidence import lessons, run_it, sdk
 
 MAX_LINES = 150
 MIN_FLYTE_SHARE = 0.70
-MAX_LINE = 88  # characters: what the page shows without scrolling sideways
 MAX_PRINTED = 82  # characters of output: its box is narrower (the "Out" margin)
 # What a page or a run may not show: machine paths, ids, timestamps.
 MACHINE_SPECIFIC = re.compile(
@@ -86,8 +86,7 @@ def test_lesson_has_a_title_docstring_and_a_main_guard(lesson):
 
 @each_lesson
 def test_lesson_lines_fit_the_page(lesson):
-    long = [f"line {n}: {len(line)} characters" for n, line in
-            enumerate(lesson.read_text(encoding="utf-8").splitlines(), 1) if len(line) > MAX_LINE]
+    long = lines_too_long(lesson)
     assert not long, "\n".join(long)
 
 
