@@ -45,6 +45,14 @@ def fresh_local_caches(gallery_conf: dict, fname: str | None) -> None:
     sdk.name_main_module(Path(fname).stem)
 
 
+def _check_sdks(app: Sphinx) -> None:
+    """Before any script runs: an SDK upgrade that moved a private name fails the build
+    here, naming it. A build that runs no script (``plot_gallery=0``) skips it: resolving
+    the names imports both SDKs, about a second."""
+    if app.config.sphinx_gallery_conf["plot_gallery"]:
+        sdk.check()
+
+
 def setup(app: Sphinx) -> dict:
     # At once, before the extensions after this one are imported: sphinxext-opengraph imports
     # matplotlib, which makes its config and font cache in the HOME it finds.
@@ -52,5 +60,7 @@ def setup(app: Sphinx) -> dict:
     os.environ[SCRATCH_ENV] = str(scratch)
     os.environ[isolation.SRCDIR_ENV] = str(Path(app.srcdir).resolve())  # where cards go
     isolation.isolate_process(scratch)
+    # After sphinx-gallery reads plot_gallery (priority 10), before it runs scripts (500).
+    app.connect("builder-inited", _check_sdks, priority=20)
     app.connect("build-finished", _remove_temp_files)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -67,17 +67,14 @@ def isolate_process(base: Path) -> None:
     """Give this process the environment ``environment(base)`` describes.
 
     Call it before either SDK or matplotlib is imported: they read HOME and the log levels
-    on import. The flyte SDK is patched at once (it writes local runs to /tmp/flyte
-    otherwise)."""
+    on import. The flyte SDK is patched when it is imported (it writes local runs to
+    /tmp/flyte otherwise); a build that runs no script imports neither SDK."""
     _short_socket_dir()
     for pointer in CONFIG_POINTERS:
         os.environ.pop(pointer, None)
     os.environ.update(environment(base))
     tempfile.tempdir = os.environ["TMPDIR"]  # tempfile caches its first answer
-    from evidence import sdk
-
-    sdk.check()  # an SDK upgrade that moved a name fails here, naming it
-    sdk.keep_flyte_local_runs_under(os.environ["TMPDIR"])
+    patch_flyte_when_imported()
 
 
 def _short_socket_dir() -> None:
