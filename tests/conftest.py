@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import json
 import os
 import shutil
@@ -20,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from bs4 import BeautifulSoup
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # the evidence package
@@ -234,6 +236,18 @@ def site() -> SiteBuild:
     machine_dir = SITE_WORK / "machine"
     return SiteBuild(html=SITE_WORK / "html", logs=[log for _, log in builds],
                      home=machine_dir / "home", tmp=machine_dir / "tmp")
+
+
+@functools.lru_cache(maxsize=None)
+def _parsed(path: Path, mtime_ns: int) -> BeautifulSoup:
+    return BeautifulSoup(path.read_text(encoding="utf-8"), "html.parser")
+
+
+def built_page(site: SiteBuild, relpath: str) -> BeautifulSoup:
+    """The built page ``relpath``, parsed once per worker: dozens of tests read each page,
+    and parsing is most of their time. Shared, so read it, never modify it."""
+    path = site.html / relpath
+    return _parsed(path, path.stat().st_mtime_ns)
 
 
 # --------------------------------------------------------------------------------------------

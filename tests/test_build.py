@@ -7,13 +7,8 @@ import re
 from importlib import metadata
 
 import pytest
-from bs4 import BeautifulSoup
 
-from conftest import GUIDES, LESSONS, lesson_id
-
-
-def page(site, relpath: str) -> BeautifulSoup:
-    return BeautifulSoup((site.html / relpath).read_text(encoding="utf-8"), "html.parser")
+from conftest import GUIDES, LESSONS, built_page, lesson_id
 
 
 def test_strict_build_reports_no_warnings(site):
@@ -46,7 +41,7 @@ def test_every_guide_has_a_page(site, guide):
 @pytest.mark.parametrize("lesson", LESSONS, ids=lesson_id)
 def test_every_lesson_page_shows_what_the_lesson_printed(site, lesson):
     """(tests/test_lessons.py holds that it is exactly what a reader's first run prints.)"""
-    soup = page(site, f"auto_examples/{lesson_id(lesson)}.html")
+    soup = built_page(site, f"auto_examples/{lesson_id(lesson)}.html")
     output = "\n".join(b.get_text() for b in soup.select("div.sphx-glr-script-out pre"))
     assert output.strip(), f"{lesson.name}: its page shows no captured output"
     assert "Traceback" not in output
@@ -56,7 +51,7 @@ def test_every_lesson_page_shows_what_the_lesson_printed(site, lesson):
                                      "auto_examples/cache/rerun_with_caching.html",
                                      "auto_evidence/cache/cache_flyte1_evidence.html"])
 def test_every_page_says_which_sdks_produced_its_outputs(site, relpath):
-    footer = page(site, relpath).select_one("footer").get_text(" ", strip=True)
+    footer = built_page(site, relpath).select_one("footer").get_text(" ", strip=True)
     for sdk in ("flytekit", "flyte"):
         assert f"{sdk} {metadata.version(sdk)}" in footer
 

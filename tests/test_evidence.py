@@ -10,9 +10,8 @@ from pathlib import Path
 
 import matplotlib
 import pytest
-from bs4 import BeautifulSoup
 
-from conftest import ROOT, lines_too_long
+from conftest import ROOT, built_page, lines_too_long
 from evidence import figures, probes, sdk
 
 matplotlib.use("Agg")
@@ -156,8 +155,7 @@ def test_evidence_page_prints_labelled_lines_that_fit_its_output_box(site, scrip
     """What a page printed: labelled lines, none wider than the output box, no SDK log
     line (a warning reaching stdout, such as flytekit's Docker probe)."""
     relpath = script.relative_to(ROOT / "evidence" / "pages").with_suffix(".html")
-    soup = BeautifulSoup((site.html / "auto_evidence" / relpath).read_text(encoding="utf-8"),
-                         "html.parser")
+    soup = built_page(site, f"auto_evidence/{relpath.as_posix()}")
     lines = [line for block in soup.select("div.sphx-glr-script-out pre")
              for line in block.get_text().splitlines() if line.strip()]
     problems = [f"{len(line)} characters: {line!r}" for line in lines if len(line) > MAX_PRINTED]
@@ -169,8 +167,7 @@ def test_evidence_page_prints_labelled_lines_that_fit_its_output_box(site, scrip
 @evidence_pages
 def test_evidence_page_ran_and_offers_no_download(site, script):
     relpath = script.relative_to(ROOT / "evidence" / "pages").with_suffix(".html")
-    soup = BeautifulSoup((site.html / "auto_evidence" / relpath).read_text(encoding="utf-8"),
-                         "html.parser")
+    soup = built_page(site, f"auto_evidence/{relpath.as_posix()}")
     output = "\n".join(b.get_text() for b in soup.select("div.sphx-glr-script-out pre"))
     assert output.strip() and "Traceback" not in output
     article = soup.select_one("article")

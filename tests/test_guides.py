@@ -6,11 +6,10 @@ import re
 import shlex
 
 import pytest
-from bs4 import BeautifulSoup
 from flytekit.core.workflow import WorkflowBase
 
 from browser import built_pages
-from conftest import GUIDES, ROOT
+from conftest import GUIDES, ROOT, built_page
 from evidence import lessons
 
 guides = pytest.mark.parametrize("guide", GUIDES, ids=lambda p: p.stem)
@@ -21,10 +20,6 @@ CODE_SOURCES = [*lessons.paths(), *sorted((ROOT / "evidence" / "pages").rglob("*
                 *sorted((ROOT / "guides" / "snippets").glob("*.py"))]
 
 
-def built(site, relpath: str) -> BeautifulSoup:
-    return BeautifulSoup((site.html / relpath).read_text(encoding="utf-8"), "html.parser")
-
-
 def normalized(code: str) -> str:
     """Compare code by its lines' content: indentation changes (:dedent:) do not matter."""
     return "\n".join(line.strip() for line in code.strip().splitlines())
@@ -32,13 +27,13 @@ def normalized(code: str) -> str:
 
 @guides
 def test_guide_is_in_the_site_navigation(site, guide):
-    nav = built(site, "index.html").select(".sidebar-tree a")
+    nav = built_page(site, "index.html").select(".sidebar-tree a")
     assert any(a["href"].endswith(f"guides/{guide.stem}.html") for a in nav)
 
 
 @guides
 def test_guide_links_to_its_executed_lessons_and_evidence(site, guide):
-    article = built(site, f"guides/{guide.stem}.html").select_one("article")
+    article = built_page(site, f"guides/{guide.stem}.html").select_one("article")
     for gallery, folder in (("auto_examples/", ROOT / "examples"),
                             ("auto_evidence/", ROOT / "evidence" / "pages")):
         links = [a["href"] for a in article.select("a[href]") if gallery in a["href"]]
@@ -52,7 +47,7 @@ def test_guide_links_to_its_executed_lessons_and_evidence(site, guide):
 def test_guide_python_code_comes_from_a_file_that_runs(site, guide):
     """No hand-pasted Python: every block is text of an example (or a labelled snippet)."""
     sources = {path: normalized(path.read_text()) for path in CODE_SOURCES}
-    article = built(site, f"guides/{guide.stem}.html").select_one("article")
+    article = built_page(site, f"guides/{guide.stem}.html").select_one("article")
     for block in article.select("div.highlight-python pre, div.highlight-default pre"):
         code = normalized(block.get_text())
         assert any(code in text for text in sources.values()), (
@@ -99,7 +94,7 @@ PINNED_REF = re.compile(r"v?\d+(\.\d+)+|[0-9a-f]{7,40}")
 def test_links_into_repositories_name_a_release_tag_or_a_commit_never_a_branch(site):
     refs, moving = 0, []
     for page in built_pages(site.html):
-        for a in built(site, page).select("a[href]"):
+        for a in built_page(site, page).select("a[href]"):
             for match in REPOSITORY_FILE_LINK.finditer(a["href"]):
                 repo, ref = match[1] or match[3], match[2] or match[4]
                 refs += 1

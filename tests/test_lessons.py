@@ -17,9 +17,8 @@ from importlib import metadata
 from pathlib import Path
 
 import pytest
-from bs4 import BeautifulSoup
 
-from conftest import (LESSONS, ROOT, each_lesson, fresh_dir, lesson_id, lines_too_long,
+from conftest import (LESSONS, ROOT, built_page, each_lesson, fresh_dir, lesson_id, lines_too_long,
                       machine)
 from evidence import lessons, run_it, sdk
 
@@ -291,12 +290,8 @@ def test_downloaded_lesson_runs_with_the_run_it_commands(lesson, reader_runs):
         assert len(line) <= MAX_PRINTED, f"{len(line)} characters: {line!r}"
 
 
-def page(site, relpath: str) -> BeautifulSoup:
-    return BeautifulSoup((site.html / relpath).read_text(encoding="utf-8"), "html.parser")
-
-
 def printed_on_page(site, lesson: Path) -> str:
-    soup = page(site, f"auto_examples/{lesson_id(lesson)}.html")
+    soup = built_page(site, f"auto_examples/{lesson_id(lesson)}.html")
     return "\n".join(b.get_text().rstrip("\n") for b in soup.select("div.sphx-glr-script-out pre"))
 
 
@@ -310,7 +305,7 @@ def test_lesson_page_shows_what_a_reader_sees(site, lesson, reader_runs):
 
 @each_lesson
 def test_download_is_the_lesson_itself(site, lesson):
-    soup = page(site, f"auto_examples/{lesson_id(lesson)}.html")
+    soup = built_page(site, f"auto_examples/{lesson_id(lesson)}.html")
     link = soup.select_one(f"a[href$='/{lesson.name}']")
     assert link is not None, "no download button for the script"
     downloaded = (site.html / "auto_examples" / lesson_id(lesson)).parent / link["href"]
@@ -319,7 +314,7 @@ def test_download_is_the_lesson_itself(site, lesson):
 
 @each_lesson
 def test_lesson_page_links_to_its_guide_and_its_evidence(site, lesson):
-    article = page(site, f"auto_examples/{lesson_id(lesson)}.html").select_one("article")
+    article = built_page(site, f"auto_examples/{lesson_id(lesson)}.html").select_one("article")
     hrefs = [a.get("href", "") for a in article.select("a")]
     assert any("guides/" in h for h in hrefs), "no link to the guide"
     assert any("auto_evidence/" in h for h in hrefs), "no link to the evidence page"

@@ -16,9 +16,8 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from bs4 import BeautifulSoup
-
-from conftest import each_lesson, fresh_dir, lesson_id, machine, once_per_test_run
+from conftest import (built_page, each_lesson, fresh_dir, lesson_id, machine,
+                      once_per_test_run)
 from evidence import run_it
 
 # What sphinx-gallery leaves of reST when it writes Markdown cells (a directive, a role, a
@@ -30,8 +29,8 @@ RST_LEFTOVER = re.compile(
 
 def notebook_of(site, lesson: Path) -> Path:
     page = site.html / "auto_examples" / f"{lesson_id(lesson)}.html"
-    soup = BeautifulSoup(page.read_text(encoding="utf-8"), "html.parser")
-    link = soup.select_one("a[href$='.ipynb']")
+    link = built_page(site, f"auto_examples/{lesson_id(lesson)}.html").select_one(
+        "a[href$='.ipynb']")
     assert link is not None, "the page offers no notebook"
     return page.parent / link["href"]
 
@@ -133,8 +132,8 @@ def test_notebook_reads_as_markdown(site, lesson):
 @each_lesson
 def test_zip_download_holds_the_same_notebook_and_script(site, lesson):
     page = site.html / "auto_examples" / f"{lesson_id(lesson)}.html"
-    soup = BeautifulSoup(page.read_text(encoding="utf-8"), "html.parser")
-    zipped = page.parent / soup.select_one("a[href$='.zip']")["href"]
+    zipped = page.parent / built_page(site, f"auto_examples/{lesson_id(lesson)}.html").select_one(
+        "a[href$='.zip']")["href"]
     with zipfile.ZipFile(zipped) as archive:
         assert archive.read(f"{lesson.stem}.ipynb") == notebook_of(site, lesson).read_bytes()
         assert archive.read(lesson.name) == lesson.read_bytes()

@@ -16,7 +16,8 @@ import pytest
 from bs4 import BeautifulSoup
 
 from browser import built_pages
-from conftest import GUIDES, LESSONS, copy_sources, fresh_dir, lesson_id, sphinx_build
+from conftest import (GUIDES, LESSONS, built_page, copy_sources, fresh_dir, lesson_id,
+                      sphinx_build)
 from evidence import run_it
 
 # One worker holds this module's shared browser fixtures (make test: --dist loadgroup).
@@ -49,10 +50,6 @@ SEARCH_ANSWERS = {
 }
 
 
-def html(site, page: str) -> BeautifulSoup:
-    return BeautifulSoup((site.html / page).read_text(encoding="utf-8"), "html.parser")
-
-
 def words(text: str) -> int:
     return len(text.split())
 
@@ -68,7 +65,7 @@ def _assert_none(problems: list[str]) -> None:
 def test_guide_opens_with_a_short_verdict_for_each_sdk(site, page):
     """The first thing under the question is the "Short answer": one tab per SDK, each
     prose paragraphs only and at most 60 words."""
-    article = html(site, page).select_one("article")
+    article = built_page(site, page).select_one("article")
     title = article.select_one("h1")
     first_block = title.find_next(lambda tag: tag.name in ("p", "div", "table", "ul", "ol"))
     assert first_block is not None and "verdict" in first_block.get("class", []), (
@@ -90,7 +87,7 @@ PROSE_OUTSIDE = ".sphx-glr-script-out, .sphx-glr-thumbcontainer, .sphx-glr-foote
 @pytest.mark.parametrize("page", ["index.html", *GUIDE_PAGES, *LESSON_PAGES])
 def test_no_paragraph_runs_over_90_words(site, page):
     problems = []
-    for p in html(site, page).select("article p"):
+    for p in built_page(site, page).select("article p"):
         count = words(p.get_text(" ", strip=True))
         if count > MAX_PARAGRAPH_WORDS and not p.find_parent(class_="footnote"):
             problems.append(f"{count} words: {p.get_text(' ', strip=True)[:100]}...")
@@ -102,7 +99,7 @@ def test_source_paths_live_in_footnotes_not_in_running_prose(site, page):
     """Prose, lists and tables name what a reader needs; the file a claim comes from sits one
     click away, in a footnote (or a section headed Sources)."""
     problems = []
-    for p in html(site, page).select("article p"):
+    for p in built_page(site, page).select("article p"):
         if p.find_parent("aside", class_="footnote") or p.find_parent(id="sources"):
             continue
         problems += [f"{m[0]} in: {p.get_text(' ', strip=True)[:90]}..."
@@ -117,7 +114,7 @@ def test_source_paths_live_in_footnotes_not_in_running_prose(site, page):
 def test_lesson_page_opens_with_a_run_it_box(site, page):
     """Before the first line of the lesson's code: a "Run it" box of three captioned blocks
     (install, run where you saved it, run on a cluster), each with its own copy button."""
-    article = html(site, page).select_one("article")
+    article = built_page(site, page).select_one("article")
     box = article.select_one(".admonition.run-it")
     assert box is not None, "no Run-it box (class run-it)"
     assert box.select_one(".admonition-title").get_text(strip=True) == "Run it"
@@ -137,7 +134,7 @@ def test_lesson_page_opens_with_a_run_it_box(site, page):
 def test_every_page_has_a_meta_description(site):
     problems, seen = [], {}
     for page in built_pages(site.html):
-        meta = html(site, page).select_one('meta[name="description"]')
+        meta = built_page(site, page).select_one('meta[name="description"]')
         text = (meta or {}).get("content", "")
         if len(text) < 50:
             problems.append(f"{page}: description {text!r}")
@@ -149,24 +146,24 @@ def test_every_page_has_a_meta_description(site):
 
 
 def test_site_has_a_404_page_an_llms_txt_and_no_empty_index(site):
-    not_found = html(site, "404.html")
+    not_found = built_page(site, "404.html")
     links = {a["href"] for a in not_found.select("article a[href]")}
     for guide in GUIDES:
         assert any(h.endswith(f"guides/{guide.stem}.html") for h in links), guide.stem
     llms = (site.html / "llms.txt").read_text(encoding="utf-8")
     for page in GUIDE_PAGES + LESSON_PAGES:
-        title = html(site, page).select_one("h1").get_text(" ", strip=True).rstrip("#¶ ")
+        title = built_page(site, page).select_one("h1").get_text(" ", strip=True).rstrip("#¶ ")
         assert title in llms, f"llms.txt does not list {page} ({title!r})"
     assert (site.html / "llms-full.txt").stat().st_size > 10_000
     if (site.html / "genindex.html").exists():
-        assert html(site, "genindex.html").select("table.indextable a"), "empty general index"
+        assert built_page(site, "genindex.html").select("table.indextable a"), "empty general index"
 
 
 def test_without_a_site_url_there_is_no_sitemap_and_no_repository_link(site):
     """The default build knows neither where it is served nor a public repository: it says
     how to get the scripts from the pages themselves, and links nowhere it cannot know."""
     assert not (site.html / "sitemap.xml").exists()
-    landing = html(site, "index.html")
+    landing = built_page(site, "index.html")
     assert landing.select_one('link[rel="canonical"]') is None
     assert "download it from the buttons at the end of its page" in landing.get_text(" ")
 
@@ -438,7 +435,7 @@ def test_a_page_loads_the_assets_of_its_components_only_and_paints_before_the_co
     calculators' styles) without blocking."""
     problems = []
     for page in built_pages(site.html):
-        soup = html(site, page)
+        soup = built_page(site, page)
         article = soup.select_one("article") or soup
         loaded = {href.rsplit("/", 1)[-1].split("?")[0]: tag
                   for tag in soup.select("link[rel=stylesheet], script[src]")
@@ -458,7 +455,7 @@ def test_a_page_loads_the_assets_of_its_components_only_and_paints_before_the_co
 def test_landing_page_install_line_covers_every_lesson(site):
     """The landing page's one install line pins every package any lesson's Run-it box pins,
     at the same version."""
-    blocks = html(site, "index.html").select("article pre")
+    blocks = built_page(site, "index.html").select("article pre")
     text = re.sub(r"\\\n\s*", " ", "\n".join(b.get_text() for b in blocks))  # joined
     pins = set(re.search(r"pip install (.+)", text)[1].split())
     for lesson in LESSONS:
