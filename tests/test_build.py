@@ -8,6 +8,7 @@ from importlib import metadata
 
 import pytest
 
+from browser import built_pages
 from conftest import GUIDES, LESSONS, built_page, lesson_id
 
 
@@ -71,3 +72,12 @@ def test_build_sources_exclude_non_site_files(site):
     """README, tests and the gallery's raw header are inputs to tools, not pages."""
     for stray in ("README.html", "examples/GALLERY_HEADER.html", "tests", "evidence"):
         assert not (site.html / stray).exists(), stray
+
+
+def test_no_page_asks_search_engines_not_to_index_it(site):
+    """furo marks search.html noindex; _templates/search.html takes it out (Lighthouse's SEO
+    audit fails a page that asks not to be indexed)."""
+    asking = [name for name in built_pages(site.html)
+              if any("noindex" in meta.get("content", "")
+                     for meta in built_page(site, name).select("meta[name=robots]"))]
+    assert not asking, asking
