@@ -580,3 +580,32 @@ def test_screenshots_light_and_dark(browser, base_url):
                 assert path.stat().st_size > 10_000, path
         finally:
             context.close()
+
+
+# --------------------------------------------------------------------------------------------
+# The pages the browser tests share (tests/browser.py's PagePool).
+
+def test_a_page_lent_again_keeps_nothing_of_its_last_use(page_pool, base_url):
+    """A page is lent again as a new one would be: none of the last use's listeners, storage,
+    cookies or viewport, and a goto to the very URL it was on loads the page anew (not a
+    jump to the #fragment). A use that failed closes its page."""
+    size, url = {"width": 1280, "height": 900}, base_url + "guides/caching.html#how-to-decide"
+    heard: list = []
+    with page_pool.page(on={"console": lambda m: heard.append(m)}, viewport=size) as page:
+        page.goto(url)
+        page.evaluate("""() => { localStorage.setItem("theme", "dark");
+          sessionStorage.setItem("seen", "1"); document.cookie = "seen=1"; window.used = 1; }""")
+        page.set_viewport_size({"width": 390, "height": 844})
+        first, heard_before = page, len(heard)
+    with page_pool.page(viewport=size) as page:
+        assert page is first, "the idle page is lent again"
+        assert page.url == "about:blank" and page.viewport_size == size
+        page.goto(url)
+        assert page.evaluate("""() => [localStorage.length, sessionStorage.length,
+          document.cookie, window.used === undefined]""") == [0, 0, "", True]
+        page.evaluate("() => console.log('a listener of the last use would hear this')")
+    assert len(heard) == heard_before
+    with pytest.raises(RuntimeError), page_pool.page(viewport=size) as page:
+        failed = page
+        raise RuntimeError("a test failed while it used the page")
+    assert failed.is_closed()
