@@ -61,6 +61,10 @@ class PageReport:
     icons: list[dict] = field(default_factory=list)  # <link rel=icon>: {href, status, type}
     axe: dict[str, list[dict]] = field(default_factory=dict)  # run -> serious/critical ones
     html_css_js_bytes: int = 0
+    # Pages whose copy buttons are checked (_copies_checked), if they show code: each button's
+    # [target, the block's text, what it copied], and the copy buttons on captured output.
+    copies: list[list[str]] | None = None
+    output_copy_buttons: int = 0
 
 
 COLLECT_JS = """
@@ -164,10 +168,10 @@ NO_TRANSITIONS_CSS = "*, *::before, *::after { transition: none !important; }"
 NEXT_FRAME_JS = "() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))"
 
 
-def audit(page, colour_checked: set[str]) -> dict[str, list[dict]]:
-    """axe-core's serious and critical violations on the open page, per run of AXE_RUNS;
-    ``colour_checked`` holds the keys of the texts the colour rules have already judged
-    (on this page's predecessors) and gains this page's new ones."""
+def audit(page, colour_checked: set[str], runs=tuple(AXE_RUNS)) -> dict[str, list[dict]]:
+    """axe-core's serious and critical violations on the open page, per run of AXE_RUNS
+    (those named in ``runs``); ``colour_checked`` holds the keys of the texts the colour rules
+    have already judged (on this page's predecessors) and gains this page's new ones."""
     from axe_playwright_python.base import AXE_SCRIPT  # the axe-core build the package ships
 
     page.evaluate(AXE_SCRIPT)
@@ -175,7 +179,8 @@ def audit(page, colour_checked: set[str]) -> dict[str, list[dict]]:
     # tab labels over 250 ms) would be measured half-way.
     page.add_style_tag(content=NO_TRANSITIONS_CSS)
     found = {}
-    for run, (theme, axe_context, options) in AXE_RUNS.items():
+    for run in runs:
+        theme, axe_context, options = AXE_RUNS[run]
         page.evaluate(f"() => {{ document.body.dataset.theme = '{theme}'; }}")
         page.evaluate(NEXT_FRAME_JS)
         if axe_context is _REPEATS_LEFT_OUT:
@@ -192,7 +197,8 @@ def crawl(browser, site, base_url) -> dict[str, PageReport]:
     reports = {page: PageReport() for page in built_pages(site.html)}
     assert "index.html" in reports, "the build has no index.html"
     origin = _origin(base_url)
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context = browser.new_context(viewport={"width": 1280, "height": 900},
+                                  permissions=["clipboard-read", "clipboard-write"])
     page = context.new_page()
     disable_cache(page)  # every visit is a cold load: it downloads what a new reader does
     weighed = weigh_responses(page)
@@ -222,6 +228,12 @@ def crawl(browser, site, base_url) -> dict[str, PageReport]:
             report.anchors, report.resources = found["anchors"], found["resources"]
             report.forms, report.images, report.icons = found["forms"], found["images"], found["icons"]
             report.axe = audit(page, colour_checked)
+            # Last, as a click changes its button ("Copied!") and the audit judges the page
+            # as loaded; what a button copies does not depend on the theme the audit left.
+            if _copies_checked(name) and page.locator("article pre").count():
+                page.wait_for_function("() => window.ClipboardJS !== undefined")
+                report.output_copy_buttons = page.locator(".sphx-glr-script-out .copybtn").count()
+                report.copies = page.evaluate(COPY_EVERY_BLOCK_JS)
     finally:
         context.close()
     return reports
@@ -377,21 +389,18 @@ def test_accessibility_audit(crawl):
     _assert_none(_failures(crawl, problems))
 
 
-def test_colour_audit_still_judges_a_text_whose_colours_changed(browser, base_url):
+def test_colour_audit_still_judges_a_text_whose_colours_changed(page_pool, base_url):
     """The colour rules skip texts that look like ones already judged: a text made hard to
     read, in one theme only, on a page whose texts were all judged before, is still found,
     in that theme and not in the other."""
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    try:
-        page = context.new_page()
+    colour_runs = ("light", "dark")  # the other rules judge nothing this test asserts
+    with page_pool.page(viewport={"width": 1280, "height": 900}) as page:
         checked: set[str] = set()
         page.goto(base_url + "guides/caching.html", wait_until="load")
-        assert audit(page, checked)["dark"] == []
+        assert audit(page, checked, colour_runs)["dark"] == []
         page.goto(base_url + "guides/caching.html", wait_until="load")
         page.add_style_tag(content='body[data-theme="dark"] article p { color: #2a2a2a; }')
-        found = audit(page, checked)
-    finally:
-        context.close()
+        found = audit(page, checked, colour_runs)
     assert "color-contrast" in {v["id"] for v in found["dark"]}, found["dark"]
     assert found["light"] == []
 
@@ -411,18 +420,14 @@ CACHING_LESSON_PAGE = "auto_examples/cache/rerun_with_caching.html"
 
 
 @pytest.fixture(scope="module")
-def cache_search_results(browser, base_url) -> list[str]:
-    context = browser.new_context()
-    try:
-        page = context.new_page()
+def cache_search_results(page_pool, base_url) -> list[str]:
+    with page_pool.page() as page:
         page.goto(base_url + "search.html?q=cache")
         page.wait_for_function(
             "() => /Search finished|did not match/.test("
             "document.querySelector('#search-results .search-summary')?.textContent || '')",
             timeout=15000)
         hrefs = page.eval_on_selector_all("#search-results ul.search li a", "as => as.map(a => a.href)")
-    finally:
-        context.close()
     return [_local_target(h, base_url)[0] for h in hrefs if _local_target(h, base_url)]
 
 
@@ -445,10 +450,9 @@ def _background_lightness(page) -> float:
     return colorsys.rgb_to_hls(*(c / 255 for c in rgb))[1]
 
 
-def test_theme_toggle_switches_light_and_dark(browser, base_url):
-    context = browser.new_context(color_scheme="light")
-    try:
-        page = context.new_page()
+def test_theme_toggle_switches_light_and_dark(page_pool, base_url):
+    # A page as on a first visit: no theme stored, the system's preference light.
+    with page_pool.page(color_scheme="light") as page:
         page.goto(base_url + "index.html")
         toggles = page.locator("button.theme-toggle")
         visible = [i for i in range(toggles.count()) if toggles.nth(i).is_visible()]
@@ -464,8 +468,6 @@ def test_theme_toggle_switches_light_and_dark(browser, base_url):
 
         page.locator("button.theme-toggle:visible").click()
         assert theme() == "light" and _background_lightness(page) > 0.8
-    finally:
-        context.close()
 
 
 def _expected_copy(code: str) -> str:
@@ -500,37 +502,35 @@ COPY_EVERY_BLOCK_JS = """async () => {
 GALLERY_SOURCES = {"auto_examples/": ROOT / "examples", "auto_evidence/": ROOT / "evidence" / "pages"}
 
 
-def test_copy_buttons_copy_exactly_the_code(browser, base_url, crawl):
+def _copies_checked(name: str) -> bool:
+    """The pages whose copy buttons are checked: the landing page, the guides, the galleries."""
+    return name == "index.html" or name.startswith(("guides/", *GALLERY_SOURCES))
+
+
+def test_copy_buttons_copy_exactly_the_code(crawl):
     """Every copy button on the guides, the landing page and the galleries copies its block's
     code: no prompts, no output lines. A gallery page's code is what its .py file holds, and
-    the captured-output blocks have no copy button."""
-    pages = [p for p in crawl if p == "index.html" or p.startswith(("guides/", *GALLERY_SOURCES))]
-    context = browser.new_context(permissions=["clipboard-read", "clipboard-write"])
+    the captured-output blocks have no copy button. (The crawl clicks them, in its load of
+    each page; a page without code has no copy button, script or styles.)"""
     problems, copied = [], 0
-    try:
-        page = context.new_page()
-        for name in pages:
-            page.goto(base_url + name)
-            if not page.locator("article pre").count():
-                continue  # no code: the copy button's script and styles are left out
-            page.wait_for_function("() => window.ClipboardJS !== undefined")
-            if page.locator(".sphx-glr-script-out .copybtn").count():
-                problems.append(f"{name}: a captured-output block has a copy button")
-            source = None
-            for prefix, folder in GALLERY_SOURCES.items():
-                script = folder / name.removeprefix(prefix).replace(".html", ".py")
-                if name.startswith(prefix) and script.is_file():
-                    source = script.read_text(encoding="utf-8")
-            for target, code, got in page.evaluate(COPY_EVERY_BLOCK_JS):
-                copied += 1
-                if got != _expected_copy(code):
-                    problems.append(f"{name} {target}: copied {got[:80]!r}, block holds {code[:80]!r}")
-                elif any(PROMPT.match(line) for line in got.split("\n")):
-                    problems.append(f"{name} {target}: copied text keeps a prompt")
-                elif source is not None and not _in_source(got, source):
-                    problems.append(f"{name} {target}: copied code is not in the page's .py file")
-    finally:
-        context.close()
+    for name, report in crawl.items():
+        if not _copies_checked(name) or report.copies is None:
+            continue
+        if report.output_copy_buttons:
+            problems.append(f"{name}: a captured-output block has a copy button")
+        source = None
+        for prefix, folder in GALLERY_SOURCES.items():
+            script = folder / name.removeprefix(prefix).replace(".html", ".py")
+            if name.startswith(prefix) and script.is_file():
+                source = script.read_text(encoding="utf-8")
+        for target, code, got in report.copies:
+            copied += 1
+            if got != _expected_copy(code):
+                problems.append(f"{name} {target}: copied {got[:80]!r}, block holds {code[:80]!r}")
+            elif any(PROMPT.match(line) for line in got.split("\n")):
+                problems.append(f"{name} {target}: copied text keeps a prompt")
+            elif source is not None and not _in_source(got, source):
+                problems.append(f"{name} {target}: copied code is not in the page's .py file")
     assert copied > 0, "no copy button found on any guide or gallery page"
     _assert_none(problems)
 
