@@ -3,8 +3,9 @@
 Used by ``tests/test_browser.py`` and importable by ``make bench`` (``tools/bench.py``)::
 
     sys.path.insert(0, "tests")
-    from browser import measure_pages
+    from browser import measure_pages, screenshot_pages
     measure_pages(Path("_build/html"))  # {"index.html": PageMeasure(212.4, 183204), ...}
+    screenshot_pages(Path("_build/html"), Path("_build/screenshots"))  # [.../landing-light.png]
 
 ``playwright install`` cannot download browsers on this project's machines, so the system's
 Chromium is driven through ``executable_path``. Playwright is imported only where a browser is
@@ -328,3 +329,43 @@ def measure_pages(html_dir: Path, repeats: int = 3, pages: list[str] | None = No
                     dom_content_loaded_ms=statistics.median(r[0] for r in page_runs),
                     html_css_js_bytes=max(r[1] for r in page_runs))
                 for page, page_runs in runs.items()}
+
+
+# Pages a person looks over after a change of styles, as ``<label>-<light|dark>.png``: the
+# landing page, a guide, a lesson and an evidence page. The browser tests check that each has
+# a light background in the light colour scheme and a dark one in the dark.
+SCREENSHOT_PAGES = (
+    ("landing", "index.html"),
+    ("guide-caching", "guides/caching.html"),
+    ("lesson-rerun_with_caching", "auto_examples/cache/rerun_with_caching.html"),
+    ("evidence-cache-flyte1", "auto_evidence/cache/cache_flyte1_evidence.html"),
+)
+SCREENSHOT_VIEWPORT = {"width": 1280, "height": 900}
+
+
+def screenshot_pages(html_dir: Path, out_dir: Path, browser=None) -> list[Path]:
+    """Full-page screenshots of SCREENSHOT_PAGES in the light and the dark colour scheme, in
+    ``out_dir`` (its earlier PNGs removed); returns the files written.
+
+    Serves ``html_dir`` itself; starts its own Chromium unless a running ``browser`` is given.
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for old in out_dir.glob("*.png"):
+        old.unlink()
+    written = []
+    with contextlib.ExitStack() as stack:
+        base = stack.enter_context(serve(Path(html_dir)))
+        if browser is None:
+            scratch = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="browser-")))
+            browser = stack.enter_context(chromium(scratch))
+        for theme in ("light", "dark"):
+            context = browser.new_context(color_scheme=theme, viewport=SCREENSHOT_VIEWPORT)
+            try:
+                page = context.new_page()
+                for label, name in SCREENSHOT_PAGES:
+                    page.goto(base + name)
+                    written.append(out_dir / f"{label}-{theme}.png")
+                    page.screenshot(path=str(written[-1]), full_page=True)
+            finally:
+                context.close()
+    return written

@@ -19,12 +19,11 @@ from urllib.parse import unquote, urlsplit
 import pytest
 from bs4 import BeautifulSoup
 
-from browser import built_pages, disable_cache, weigh_responses
+from browser import (SCREENSHOT_PAGES, SCREENSHOT_VIEWPORT, built_pages, disable_cache,
+                     weigh_responses)
 from conftest import LESSONS, ROOT
 
 # One worker holds this module's shared browser fixtures (make test: --dist loadgroup).
-
-SCREENSHOTS = ROOT / "_build" / "screenshots"
 
 # Issue #5: the heaviest page's HTML+CSS+JS <= 400 KB. How fast pages load is measured by
 # `make bench`, not asserted here: a timing depends on what else the machine is doing.
@@ -414,7 +413,7 @@ def test_pages_stay_light(crawl):
 # --------------------------------------------------------------------------------------------
 # The site as a whole.
 
-# The lesson a reader searching for "cache" should find, and the one screenshotted.
+# The lesson a reader searching for "cache" should find.
 CACHING_LESSON = ROOT / "examples" / "cache" / "rerun_with_caching.py"
 CACHING_LESSON_PAGE = "auto_examples/cache/rerun_with_caching.html"
 
@@ -556,30 +555,16 @@ def _in_source(copied: str, source: str) -> bool:
     return False
 
 
-def _screenshot_pages() -> list[tuple[str, str]]:
-    return [("landing", "index.html"), ("guide-caching", "guides/caching.html"),
-            (f"lesson-{CACHING_LESSON.stem}", CACHING_LESSON_PAGE),
-            ("evidence-cache-flyte1", "auto_evidence/cache/cache_flyte1_evidence.html")]
-
-
-def test_screenshots_light_and_dark(browser, base_url):
-    """Full-page screenshots for review, in _build/screenshots/ (git-ignored)."""
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    for old in SCREENSHOTS.glob("*.png"):
-        old.unlink()
+def test_screenshots_light_and_dark(page_pool, base_url):
+    """The pages `make bench` screenshots for review (tools/bench.py writes them to
+    _build/screenshots/; a full-page screenshot costs seconds, so the suite takes none) have
+    a light background in the light colour scheme and a dark one in the dark."""
     for theme in ("light", "dark"):
-        context = browser.new_context(color_scheme=theme, viewport={"width": 1280, "height": 900})
-        try:
-            page = context.new_page()
-            for label, url in _screenshot_pages():
+        with page_pool.page(color_scheme=theme, viewport=SCREENSHOT_VIEWPORT) as page:
+            for _, url in SCREENSHOT_PAGES:
                 page.goto(base_url + url)
                 lightness = _background_lightness(page)
                 assert (lightness > 0.8) if theme == "light" else (lightness < 0.2), (url, theme)
-                path = SCREENSHOTS / f"{label}-{theme}.png"
-                page.screenshot(path=str(path), full_page=True)
-                assert path.stat().st_size > 10_000, path
-        finally:
-            context.close()
 
 
 # --------------------------------------------------------------------------------------------
