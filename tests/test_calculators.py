@@ -1182,14 +1182,18 @@ def test_a_bad_shared_url_shows_messages_and_builds_no_markup(page_pool, base_ur
 
 
 def axe_violations(page, theme: str) -> list[str]:
+    """Every axe rule's violations, any impact, in the open calculator only: the crawl
+    (tests/test_browser.py) audits each guide as loaded, this what filling it in changed.
+    axe still judges the calculator's colours against the page behind it."""
     from axe_playwright_python.base import (
         AXE_SCRIPT,
     )  # as tests/test_browser.py uses it
 
-    page.evaluate(AXE_SCRIPT)
-    # Colours are judged once they have settled: no transition half-way (a tab label fades
-    # over 250 ms), the theme switched, two frames drawn.
-    page.add_style_tag(content="*, *::before, *::after { transition: none !important; }")
+    if not page.evaluate("() => 'axe' in window"):  # once per load of the page
+        page.evaluate(AXE_SCRIPT)
+        # Colours are judged once they have settled: no transition half-way (a tab label
+        # fades over 250 ms), the theme switched, two frames drawn.
+        page.add_style_tag(content="*, *::before, *::after { transition: none !important; }")
     page.evaluate(f"() => {{ document.body.dataset.theme = '{theme}'; }}")
     page.evaluate("() => new Promise(r => requestAnimationFrame(() => "
                   "requestAnimationFrame(r)))")
