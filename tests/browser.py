@@ -186,8 +186,8 @@ def chromium(profile_parent: Path, executable: str | None = None):
 class PagePool:
     """Open pages kept for the next test: one browser context per set of context options.
 
-    A new context and its first page cost Chromium a renderer (about 0.5 s of CPU with the
-    first load); a navigation in an open page about 0.15 s. :meth:`page` lends a page of the
+    A new context and its first page cost Chromium a renderer (about 0.5 s with the first
+    load); a navigation in an open page about 0.15 s. :meth:`page` lends a page of the
     context with the given options, a new one only if none is idle. After a use that ended
     without an error the page is made as a new one for the next user: the listeners given in
     ``on`` removed, the storage and cookies of the site cleared, its viewport restored and
@@ -195,8 +195,12 @@ class PagePool:
     (a URL that differs only by its #fragment would only scroll). A use that raised closes
     its page: whatever state it was left in goes with it.
 
-    Users add listeners only through ``on``: one added with ``page.on`` would outlive the use.
-    What a context keeps between uses is its HTTP cache; nothing here measures a cold load.
+    Users add listeners only through ``on`` (one added with ``page.on`` would outlive the use)
+    and change no other setting of the page (routes, init scripts, emulated media), which no
+    reset undoes. Pages lent at the same time with the same options share their storage, as
+    tabs of one browser do, and a release clears it for all. What a context keeps between
+    uses is its HTTP cache: no user of the pool measures a cold load (the crawl, which does,
+    has a context of its own).
     """
 
     # Playwright's own defaults, written out so that leaving one out or passing it names the
