@@ -61,9 +61,11 @@ class PageReport:
     axe: dict[str, list[dict]] = field(default_factory=dict)  # run -> serious/critical ones
     html_css_js_bytes: int = 0
     # Pages whose copy buttons are checked (_copies_checked), if they show code: each button's
-    # [target, the block's text, what it copied], and the copy buttons on captured output.
+    # [target, the block's text, what it copied], and the copy buttons on captured output;
+    # or why they could not be clicked.
     copies: list[list[str]] | None = None
     output_copy_buttons: int = 0
+    copy_error: str = ""
 
 
 COLLECT_JS = """
@@ -193,6 +195,8 @@ def audit(page, colour_checked: set[str], runs=tuple(AXE_RUNS)) -> dict[str, lis
 @pytest.fixture(scope="session")
 def crawl(browser, site, base_url) -> dict[str, PageReport]:
     """Open every built page once; record what a reader's browser would see and do."""
+    from playwright.sync_api import Error as PlaywrightError  # installed: ``browser`` says so
+
     reports = {page: PageReport() for page in built_pages(site.html)}
     assert "index.html" in reports, "the build has no index.html"
     origin = _origin(base_url)
@@ -230,9 +234,13 @@ def crawl(browser, site, base_url) -> dict[str, PageReport]:
             # Last, as a click changes its button ("Copied!") and the audit judges the page
             # as loaded; what a button copies does not depend on the theme the audit left.
             if _copies_checked(name) and page.locator("article pre").count():
-                page.wait_for_function("() => window.ClipboardJS !== undefined")
-                report.output_copy_buttons = page.locator(".sphx-glr-script-out .copybtn").count()
-                report.copies = page.evaluate(COPY_EVERY_BLOCK_JS)
+                try:  # a failure here is the copy test's, not every crawl test's
+                    page.wait_for_function("() => window.ClipboardJS !== undefined")
+                    report.output_copy_buttons = page.locator(
+                        ".sphx-glr-script-out .copybtn").count()
+                    report.copies = page.evaluate(COPY_EVERY_BLOCK_JS)
+                except PlaywrightError as error:
+                    report.copy_error = str(error)
     finally:
         context.close()
     return reports
@@ -513,6 +521,8 @@ def test_copy_buttons_copy_exactly_the_code(crawl):
     each page; a page without code has no copy button, script or styles.)"""
     problems, copied = [], 0
     for name, report in crawl.items():
+        if report.copy_error:
+            problems.append(f"{name}: the copy buttons could not be clicked: {report.copy_error}")
         if not _copies_checked(name) or report.copies is None:
             continue
         if report.output_copy_buttons:
@@ -530,8 +540,8 @@ def test_copy_buttons_copy_exactly_the_code(crawl):
                 problems.append(f"{name} {target}: copied text keeps a prompt")
             elif source is not None and not _in_source(got, source):
                 problems.append(f"{name} {target}: copied code is not in the page's .py file")
+    _assert_none(problems)  # first: a page whose buttons could not be clicked copied nothing
     assert copied > 0, "no copy button found on any guide or gallery page"
-    _assert_none(problems)
 
 
 def _rstrip_lines(text: str) -> str:
