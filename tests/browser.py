@@ -3,8 +3,9 @@
 Used by ``tests/test_browser.py`` and importable by ``make bench`` (``tools/bench.py``)::
 
     sys.path.insert(0, "tests")
-    from browser import measure_pages
+    from browser import measure_pages, screenshot_pages
     measure_pages(Path("_build/html"))  # {"index.html": PageMeasure(212.4, 183204), ...}
+    screenshot_pages(Path("_build/html"), Path("_build/screenshots"))  # [.../landing-light.png]
 
 ``playwright install`` cannot download browsers on this project's machines, so the system's
 Chromium is driven through ``executable_path``. Playwright is imported only where a browser is
@@ -18,6 +19,7 @@ import functools
 import gzip
 import http.server
 import io
+import json
 import os
 import shutil
 import statistics
@@ -181,6 +183,82 @@ def chromium(profile_parent: Path, executable: str | None = None):
             manager.__exit__(None, None, None)
 
 
+class PagePool:
+    """Open pages kept for the next test: one browser context per set of context options.
+
+    A new context and its first page cost Chromium a renderer (about 0.5 s with the first
+    load); a navigation in an open page about 0.15 s. :meth:`page` lends a page of the
+    context with the given options, a new one only if none is idle. After a use that ended
+    without an error the page is made as a new one for the next user: the listeners given in
+    ``on`` removed, the storage and cookies of the site cleared, its viewport restored and
+    about:blank loaded, so that the next ``goto`` loads its page anew even to the same URL
+    (a URL that differs only by its #fragment would only scroll). A use that raised closes
+    its page: whatever state it was left in goes with it.
+
+    Users add listeners only through ``on`` (one added with ``page.on`` would outlive the use)
+    and change no other setting of the page (routes, init scripts, emulated media), which no
+    reset undoes. Pages lent at the same time with the same options share their storage, as
+    tabs of one browser do, and a release clears it for all. What a context keeps between
+    uses is its HTTP cache: no user of the pool measures a cold load (the crawl, which does,
+    has a context of its own).
+    """
+
+    # Playwright's own defaults, written out so that leaving one out or passing it names the
+    # same context.
+    DEFAULTS = {"viewport": {"width": 1280, "height": 720}, "device_scale_factor": 1}
+
+    def __init__(self, browser):
+        self._browser = browser
+        self._contexts: dict[str, object] = {}
+        self._idle: dict[str, list] = {}
+
+    @contextlib.contextmanager
+    def page(self, on: dict | None = None, **options):
+        """A page of a context made with ``options`` (``browser.new_context``'s), on
+        about:blank; ``on``: event -> listener, for this use only."""
+        options = {**self.DEFAULTS, **options}
+        key = json.dumps(options, sort_keys=True)
+        if key not in self._contexts:
+            self._contexts[key] = self._browser.new_context(**options)
+            self._idle[key] = []
+        idle = self._idle[key]
+        page = idle.pop() if idle else self._contexts[key].new_page()
+        listeners = list((on or {}).items())
+        for event, listener in listeners:
+            page.on(event, listener)
+        clean = False
+        try:
+            yield page
+            clean = True
+        finally:
+            for event, listener in listeners:
+                page.remove_listener(event, listener)
+            if clean:
+                try:
+                    self._reset(page, options["viewport"])
+                except BaseException:
+                    page.close()
+                    raise
+                idle.append(page)
+            else:
+                page.close()
+
+    @staticmethod
+    def _reset(page, viewport: dict) -> None:
+        if page.url.startswith(("http://", "https://")):  # evaluate works without JavaScript too
+            page.evaluate("() => { localStorage.clear(); sessionStorage.clear(); }")
+        page.context.clear_cookies()
+        page.goto("about:blank")
+        if page.viewport_size != viewport:
+            page.set_viewport_size(viewport)
+
+    def close(self) -> None:
+        for context in self._contexts.values():
+            context.close()
+        self._contexts.clear()
+        self._idle.clear()
+
+
 # Milliseconds from the start of the navigation to the end of the DOMContentLoaded handlers.
 DOM_CONTENT_LOADED_JS = """() => {
   const n = performance.getEntriesByType("navigation")[0];
@@ -255,3 +333,43 @@ def measure_pages(html_dir: Path, repeats: int = 3, pages: list[str] | None = No
                     dom_content_loaded_ms=statistics.median(r[0] for r in page_runs),
                     html_css_js_bytes=max(r[1] for r in page_runs))
                 for page, page_runs in runs.items()}
+
+
+# Pages a person looks over after a change of styles, as ``<label>-<light|dark>.png``: the
+# landing page, a guide, a lesson and an evidence page. The browser tests check that each has
+# a light background in the light colour scheme and a dark one in the dark.
+SCREENSHOT_PAGES = (
+    ("landing", "index.html"),
+    ("guide-caching", "guides/caching.html"),
+    ("lesson-rerun_with_caching", "auto_examples/cache/rerun_with_caching.html"),
+    ("evidence-cache-flyte1", "auto_evidence/cache/cache_flyte1_evidence.html"),
+)
+SCREENSHOT_VIEWPORT = {"width": 1280, "height": 900}
+
+
+def screenshot_pages(html_dir: Path, out_dir: Path, browser=None) -> list[Path]:
+    """Full-page screenshots of SCREENSHOT_PAGES in the light and the dark colour scheme, in
+    ``out_dir`` (its earlier PNGs removed); returns the files written.
+
+    Serves ``html_dir`` itself; starts its own Chromium unless a running ``browser`` is given.
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for old in out_dir.glob("*.png"):
+        old.unlink()
+    written = []
+    with contextlib.ExitStack() as stack:
+        base = stack.enter_context(serve(Path(html_dir)))
+        if browser is None:
+            scratch = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="browser-")))
+            browser = stack.enter_context(chromium(scratch))
+        for theme in ("light", "dark"):
+            context = browser.new_context(color_scheme=theme, viewport=SCREENSHOT_VIEWPORT)
+            try:
+                page = context.new_page()
+                for label, name in SCREENSHOT_PAGES:
+                    page.goto(base + name)
+                    written.append(out_dir / f"{label}-{theme}.png")
+                    page.screenshot(path=str(written[-1]), full_page=True)
+            finally:
+                context.close()
+    return written

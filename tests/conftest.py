@@ -362,6 +362,17 @@ def browser():
 
 
 @pytest.fixture(scope="session")
+def page_pool(browser):
+    """Pages kept open for the browser tests of this process (``PagePool``): a test loads its
+    page in one instead of opening a context of its own."""
+    from browser import PagePool
+
+    pool = PagePool(browser)
+    yield pool
+    pool.close()
+
+
+@pytest.fixture(scope="session")
 def base_url(site):
     """The strict build, served on loopback."""
     with serve(site.html) as url:

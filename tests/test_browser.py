@@ -19,12 +19,11 @@ from urllib.parse import unquote, urlsplit
 import pytest
 from bs4 import BeautifulSoup
 
-from browser import built_pages, disable_cache, weigh_responses
+from browser import (SCREENSHOT_PAGES, SCREENSHOT_VIEWPORT, built_pages, disable_cache,
+                     weigh_responses)
 from conftest import LESSONS, ROOT
 
 # One worker holds this module's shared browser fixtures (make test: --dist loadgroup).
-
-SCREENSHOTS = ROOT / "_build" / "screenshots"
 
 # Issue #5: the heaviest page's HTML+CSS+JS <= 400 KB. How fast pages load is measured by
 # `make bench`, not asserted here: a timing depends on what else the machine is doing.
@@ -61,6 +60,12 @@ class PageReport:
     icons: list[dict] = field(default_factory=list)  # <link rel=icon>: {href, status, type}
     axe: dict[str, list[dict]] = field(default_factory=dict)  # run -> serious/critical ones
     html_css_js_bytes: int = 0
+    # Pages whose copy buttons are checked (_copies_checked), if they show code: each button's
+    # [target, the block's text, what it copied], and the copy buttons on captured output;
+    # or why they could not be clicked.
+    copies: list[list[str]] | None = None
+    output_copy_buttons: int = 0
+    copy_error: str = ""
 
 
 COLLECT_JS = """
@@ -164,10 +169,10 @@ NO_TRANSITIONS_CSS = "*, *::before, *::after { transition: none !important; }"
 NEXT_FRAME_JS = "() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))"
 
 
-def audit(page, colour_checked: set[str]) -> dict[str, list[dict]]:
-    """axe-core's serious and critical violations on the open page, per run of AXE_RUNS;
-    ``colour_checked`` holds the keys of the texts the colour rules have already judged
-    (on this page's predecessors) and gains this page's new ones."""
+def audit(page, colour_checked: set[str], runs=tuple(AXE_RUNS)) -> dict[str, list[dict]]:
+    """axe-core's serious and critical violations on the open page, per run of AXE_RUNS
+    (those named in ``runs``); ``colour_checked`` holds the keys of the texts the colour rules
+    have already judged (on this page's predecessors) and gains this page's new ones."""
     from axe_playwright_python.base import AXE_SCRIPT  # the axe-core build the package ships
 
     page.evaluate(AXE_SCRIPT)
@@ -175,7 +180,8 @@ def audit(page, colour_checked: set[str]) -> dict[str, list[dict]]:
     # tab labels over 250 ms) would be measured half-way.
     page.add_style_tag(content=NO_TRANSITIONS_CSS)
     found = {}
-    for run, (theme, axe_context, options) in AXE_RUNS.items():
+    for run in runs:
+        theme, axe_context, options = AXE_RUNS[run]
         page.evaluate(f"() => {{ document.body.dataset.theme = '{theme}'; }}")
         page.evaluate(NEXT_FRAME_JS)
         if axe_context is _REPEATS_LEFT_OUT:
@@ -189,10 +195,13 @@ def audit(page, colour_checked: set[str]) -> dict[str, list[dict]]:
 @pytest.fixture(scope="session")
 def crawl(browser, site, base_url) -> dict[str, PageReport]:
     """Open every built page once; record what a reader's browser would see and do."""
+    from playwright.sync_api import Error as PlaywrightError  # installed: ``browser`` says so
+
     reports = {page: PageReport() for page in built_pages(site.html)}
     assert "index.html" in reports, "the build has no index.html"
     origin = _origin(base_url)
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context = browser.new_context(viewport={"width": 1280, "height": 900},
+                                  permissions=["clipboard-read", "clipboard-write"])
     page = context.new_page()
     disable_cache(page)  # every visit is a cold load: it downloads what a new reader does
     weighed = weigh_responses(page)
@@ -222,6 +231,16 @@ def crawl(browser, site, base_url) -> dict[str, PageReport]:
             report.anchors, report.resources = found["anchors"], found["resources"]
             report.forms, report.images, report.icons = found["forms"], found["images"], found["icons"]
             report.axe = audit(page, colour_checked)
+            # Last, as a click changes its button ("Copied!") and the audit judges the page
+            # as loaded; what a button copies does not depend on the theme the audit left.
+            if _copies_checked(name) and page.locator("article pre").count():
+                try:  # a failure here is the copy test's, not every crawl test's
+                    page.wait_for_function("() => window.ClipboardJS !== undefined")
+                    report.output_copy_buttons = page.locator(
+                        ".sphx-glr-script-out .copybtn").count()
+                    report.copies = page.evaluate(COPY_EVERY_BLOCK_JS)
+                except PlaywrightError as error:
+                    report.copy_error = str(error)
     finally:
         context.close()
     return reports
@@ -377,21 +396,18 @@ def test_accessibility_audit(crawl):
     _assert_none(_failures(crawl, problems))
 
 
-def test_colour_audit_still_judges_a_text_whose_colours_changed(browser, base_url):
+def test_colour_audit_still_judges_a_text_whose_colours_changed(page_pool, base_url):
     """The colour rules skip texts that look like ones already judged: a text made hard to
     read, in one theme only, on a page whose texts were all judged before, is still found,
     in that theme and not in the other."""
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    try:
-        page = context.new_page()
+    colour_runs = ("light", "dark")  # the other rules judge nothing this test asserts
+    with page_pool.page(viewport={"width": 1280, "height": 900}) as page:
         checked: set[str] = set()
         page.goto(base_url + "guides/caching.html", wait_until="load")
-        assert audit(page, checked)["dark"] == []
+        assert audit(page, checked, colour_runs)["dark"] == []
         page.goto(base_url + "guides/caching.html", wait_until="load")
         page.add_style_tag(content='body[data-theme="dark"] article p { color: #2a2a2a; }')
-        found = audit(page, checked)
-    finally:
-        context.close()
+        found = audit(page, checked, colour_runs)
     assert "color-contrast" in {v["id"] for v in found["dark"]}, found["dark"]
     assert found["light"] == []
 
@@ -405,24 +421,20 @@ def test_pages_stay_light(crawl):
 # --------------------------------------------------------------------------------------------
 # The site as a whole.
 
-# The lesson a reader searching for "cache" should find, and the one screenshotted.
+# The lesson a reader searching for "cache" should find.
 CACHING_LESSON = ROOT / "examples" / "cache" / "rerun_with_caching.py"
 CACHING_LESSON_PAGE = "auto_examples/cache/rerun_with_caching.html"
 
 
 @pytest.fixture(scope="module")
-def cache_search_results(browser, base_url) -> list[str]:
-    context = browser.new_context()
-    try:
-        page = context.new_page()
+def cache_search_results(page_pool, base_url) -> list[str]:
+    with page_pool.page() as page:
         page.goto(base_url + "search.html?q=cache")
         page.wait_for_function(
             "() => /Search finished|did not match/.test("
             "document.querySelector('#search-results .search-summary')?.textContent || '')",
             timeout=15000)
         hrefs = page.eval_on_selector_all("#search-results ul.search li a", "as => as.map(a => a.href)")
-    finally:
-        context.close()
     return [_local_target(h, base_url)[0] for h in hrefs if _local_target(h, base_url)]
 
 
@@ -445,10 +457,9 @@ def _background_lightness(page) -> float:
     return colorsys.rgb_to_hls(*(c / 255 for c in rgb))[1]
 
 
-def test_theme_toggle_switches_light_and_dark(browser, base_url):
-    context = browser.new_context(color_scheme="light")
-    try:
-        page = context.new_page()
+def test_theme_toggle_switches_light_and_dark(page_pool, base_url):
+    # A page as on a first visit: no theme stored, the system's preference light.
+    with page_pool.page(color_scheme="light") as page:
         page.goto(base_url + "index.html")
         toggles = page.locator("button.theme-toggle")
         visible = [i for i in range(toggles.count()) if toggles.nth(i).is_visible()]
@@ -464,8 +475,6 @@ def test_theme_toggle_switches_light_and_dark(browser, base_url):
 
         page.locator("button.theme-toggle:visible").click()
         assert theme() == "light" and _background_lightness(page) > 0.8
-    finally:
-        context.close()
 
 
 def _expected_copy(code: str) -> str:
@@ -500,39 +509,39 @@ COPY_EVERY_BLOCK_JS = """async () => {
 GALLERY_SOURCES = {"auto_examples/": ROOT / "examples", "auto_evidence/": ROOT / "evidence" / "pages"}
 
 
-def test_copy_buttons_copy_exactly_the_code(browser, base_url, crawl):
+def _copies_checked(name: str) -> bool:
+    """The pages whose copy buttons are checked: the landing page, the guides, the galleries."""
+    return name == "index.html" or name.startswith(("guides/", *GALLERY_SOURCES))
+
+
+def test_copy_buttons_copy_exactly_the_code(crawl):
     """Every copy button on the guides, the landing page and the galleries copies its block's
     code: no prompts, no output lines. A gallery page's code is what its .py file holds, and
-    the captured-output blocks have no copy button."""
-    pages = [p for p in crawl if p == "index.html" or p.startswith(("guides/", *GALLERY_SOURCES))]
-    context = browser.new_context(permissions=["clipboard-read", "clipboard-write"])
+    the captured-output blocks have no copy button. (The crawl clicks them, in its load of
+    each page; a page without code has no copy button, script or styles.)"""
     problems, copied = [], 0
-    try:
-        page = context.new_page()
-        for name in pages:
-            page.goto(base_url + name)
-            if not page.locator("article pre").count():
-                continue  # no code: the copy button's script and styles are left out
-            page.wait_for_function("() => window.ClipboardJS !== undefined")
-            if page.locator(".sphx-glr-script-out .copybtn").count():
-                problems.append(f"{name}: a captured-output block has a copy button")
-            source = None
-            for prefix, folder in GALLERY_SOURCES.items():
-                script = folder / name.removeprefix(prefix).replace(".html", ".py")
-                if name.startswith(prefix) and script.is_file():
-                    source = script.read_text(encoding="utf-8")
-            for target, code, got in page.evaluate(COPY_EVERY_BLOCK_JS):
-                copied += 1
-                if got != _expected_copy(code):
-                    problems.append(f"{name} {target}: copied {got[:80]!r}, block holds {code[:80]!r}")
-                elif any(PROMPT.match(line) for line in got.split("\n")):
-                    problems.append(f"{name} {target}: copied text keeps a prompt")
-                elif source is not None and not _in_source(got, source):
-                    problems.append(f"{name} {target}: copied code is not in the page's .py file")
-    finally:
-        context.close()
+    for name, report in crawl.items():
+        if report.copy_error:
+            problems.append(f"{name}: the copy buttons could not be clicked: {report.copy_error}")
+        if not _copies_checked(name) or report.copies is None:
+            continue
+        if report.output_copy_buttons:
+            problems.append(f"{name}: a captured-output block has a copy button")
+        source = None
+        for prefix, folder in GALLERY_SOURCES.items():
+            script = folder / name.removeprefix(prefix).replace(".html", ".py")
+            if name.startswith(prefix) and script.is_file():
+                source = script.read_text(encoding="utf-8")
+        for target, code, got in report.copies:
+            copied += 1
+            if got != _expected_copy(code):
+                problems.append(f"{name} {target}: copied {got[:80]!r}, block holds {code[:80]!r}")
+            elif any(PROMPT.match(line) for line in got.split("\n")):
+                problems.append(f"{name} {target}: copied text keeps a prompt")
+            elif source is not None and not _in_source(got, source):
+                problems.append(f"{name} {target}: copied code is not in the page's .py file")
+    _assert_none(problems)  # first: a page whose buttons could not be clicked copied nothing
     assert copied > 0, "no copy button found on any guide or gallery page"
-    _assert_none(problems)
 
 
 def _rstrip_lines(text: str) -> str:
@@ -556,27 +565,42 @@ def _in_source(copied: str, source: str) -> bool:
     return False
 
 
-def _screenshot_pages() -> list[tuple[str, str]]:
-    return [("landing", "index.html"), ("guide-caching", "guides/caching.html"),
-            (f"lesson-{CACHING_LESSON.stem}", CACHING_LESSON_PAGE),
-            ("evidence-cache-flyte1", "auto_evidence/cache/cache_flyte1_evidence.html")]
-
-
-def test_screenshots_light_and_dark(browser, base_url):
-    """Full-page screenshots for review, in _build/screenshots/ (git-ignored)."""
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    for old in SCREENSHOTS.glob("*.png"):
-        old.unlink()
+def test_screenshots_light_and_dark(page_pool, base_url):
+    """The pages `make bench` screenshots for review (tools/bench.py writes them to
+    _build/screenshots/; a full-page screenshot costs seconds, so the suite takes none) have
+    a light background in the light colour scheme and a dark one in the dark."""
     for theme in ("light", "dark"):
-        context = browser.new_context(color_scheme=theme, viewport={"width": 1280, "height": 900})
-        try:
-            page = context.new_page()
-            for label, url in _screenshot_pages():
+        with page_pool.page(color_scheme=theme, viewport=SCREENSHOT_VIEWPORT) as page:
+            for _, url in SCREENSHOT_PAGES:
                 page.goto(base_url + url)
                 lightness = _background_lightness(page)
                 assert (lightness > 0.8) if theme == "light" else (lightness < 0.2), (url, theme)
-                path = SCREENSHOTS / f"{label}-{theme}.png"
-                page.screenshot(path=str(path), full_page=True)
-                assert path.stat().st_size > 10_000, path
-        finally:
-            context.close()
+
+
+# --------------------------------------------------------------------------------------------
+# The pages the browser tests share (tests/browser.py's PagePool).
+
+def test_a_page_lent_again_keeps_nothing_of_its_last_use(page_pool, base_url):
+    """A page is lent again as a new one would be: none of the last use's listeners, storage,
+    cookies or viewport, and a goto to the very URL it was on loads the page anew (not a
+    jump to the #fragment). A use that failed closes its page."""
+    size, url = {"width": 1280, "height": 900}, base_url + "guides/caching.html#how-to-decide"
+    heard: list = []
+    with page_pool.page(on={"console": lambda m: heard.append(m)}, viewport=size) as page:
+        page.goto(url)
+        page.evaluate("""() => { localStorage.setItem("theme", "dark");
+          sessionStorage.setItem("seen", "1"); document.cookie = "seen=1"; window.used = 1; }""")
+        page.set_viewport_size({"width": 390, "height": 844})
+        first, heard_before = page, len(heard)
+    with page_pool.page(viewport=size) as page:
+        assert page is first, "the idle page is lent again"
+        assert page.url == "about:blank" and page.viewport_size == size
+        page.goto(url)
+        assert page.evaluate("""() => [localStorage.length, sessionStorage.length,
+          document.cookie, window.used === undefined]""") == [0, 0, "", True]
+        page.evaluate("() => console.log('a listener of the last use would hear this')")
+    assert len(heard) == heard_before
+    with pytest.raises(RuntimeError), page_pool.page(viewport=size) as page:
+        failed = page
+        raise RuntimeError("a test failed while it used the page")
+    assert failed.is_closed()

@@ -59,16 +59,14 @@ def page_url(base_url: str, guide: str, query: str = "") -> str:
 
 @contextlib.contextmanager
 def opened(
-    browser, base_url, guide, query="", viewport=DESKTOP, open_it=True, **options
+    page_pool, base_url, guide, query="", viewport=DESKTOP, open_it=True, **options
 ):
-    """The guide in a fresh context, its calculator opened; fails on any console error
-    or uncaught exception while the test used it."""
-    context = browser.new_context(viewport=viewport, **options)
+    """The guide in a page as good as new (``page_pool``), its calculator opened; fails on
+    any console error or uncaught exception while the test used it."""
     errors: list[str] = []
-    try:
-        page = context.new_page()
-        page.on("console", lambda m: m.type == "error" and errors.append(m.text))
-        page.on("pageerror", lambda e: errors.append(f"uncaught: {e}"))
+    listeners = {"console": lambda m: m.type == "error" and errors.append(m.text),
+                 "pageerror": lambda e: errors.append(f"uncaught: {e}")}
+    with page_pool.page(on=listeners, viewport=viewport, **options) as page:
         page.goto(page_url(base_url, guide, query), wait_until="load")
         if open_it:
             page.evaluate(
@@ -80,8 +78,6 @@ def opened(
             )
         yield page
         assert errors == [], errors
-    finally:
-        context.close()
 
 
 def field(page, key):
@@ -208,10 +204,10 @@ def break_even_cell(even: float) -> str:
 
 
 def test_parallelism_starts_from_the_models_defaults_and_gives_its_answer(
-    browser, base_url
+    page_pool, base_url
 ):
     m, inputs = parallelism, parallelism.DEFAULTS
-    with opened(browser, base_url, "parallelism") as page:
+    with opened(page_pool, base_url, "parallelism") as page:
         for key, value in inputs.items():
             assert float(field(page, key).input_value()) == value, key
         use_line, second = summary(page)
@@ -221,10 +217,10 @@ def test_parallelism_starts_from_the_models_defaults_and_gives_its_answer(
 
 
 def test_interruptible_starts_from_the_models_defaults_and_gives_its_answer(
-    browser, base_url
+    page_pool, base_url
 ):
     m = interruptible
-    with opened(browser, base_url, "interruptible") as page:
+    with opened(page_pool, base_url, "interruptible") as page:
         chosen = page.evaluate("() => flyteCalculators.instances.interruptible.values()")
         rows = {row[0]: row[1:] for row in table_rows(page)}
     assert [(s["name"], s["minutes"], s["interruptible"]) for s in chosen["stages"]] == [
@@ -246,12 +242,12 @@ def test_interruptible_starts_from_the_models_defaults_and_gives_its_answer(
 
 
 def test_decomposition_starts_from_the_models_defaults_and_gives_its_answer(
-    browser, base_url
+    page_pool, base_url
 ):
     """The defaults are the model's sourced scenario: the calculator shows what the model
     computes for it, and says what its table shows."""
     m = decomposition
-    with opened(browser, base_url, "decomposition") as page:
+    with opened(page_pool, base_url, "decomposition") as page:
         inputs = page.evaluate("() => window.calculatorInputs.decomposition")
         rows = {row[0]: row[1:] for row in table_rows(page)}
         lines = summary(page)
@@ -275,23 +271,20 @@ def test_decomposition_starts_from_the_models_defaults_and_gives_its_answer(
 
 
 @pytest.fixture(scope="module")
-def model_page(browser, base_url):
+def model_page(page_pool, base_url):
     """One page per guide for the grids: its script's model functions, called
     directly."""
-    context = browser.new_context()
     pages = {}
     errors: list[str] = []
-    try:
+    with contextlib.ExitStack() as lent:
         for guide in GUIDES:
-            page = context.new_page()
-            page.on("pageerror", lambda e: errors.append(str(e)))
+            page = lent.enter_context(
+                page_pool.page(on={"pageerror": lambda e: errors.append(str(e))}))
             page.goto(page_url(base_url, guide), wait_until="load")
             page.wait_for_function("() => window.flyteCalculators !== undefined")
             pages[guide] = page
         yield pages
         assert errors == []
-    finally:
-        context.close()
 
 
 def test_number_formatting_is_pythons(model_page):
@@ -659,10 +652,10 @@ def test_decomposition_model_agrees_exactly_on_the_grid(model_page, models):
     ],
 )
 def test_parallelism_form_shows_what_the_python_model_says(
-    browser, base_url, models, inputs
+    page_pool, base_url, models, inputs
 ):
     m = models["parallelism"]
-    with opened(browser, base_url, "parallelism") as page:
+    with opened(page_pool, base_url, "parallelism") as page:
         for key, value in inputs.items():
             field(page, key).fill(f"{value:g}")
         use, fastest = m.batch_size_to_use(**inputs), m.fastest_batch_size(**inputs)
@@ -684,12 +677,12 @@ def test_parallelism_form_shows_what_the_python_model_says(
 
 
 def test_interruptible_form_shows_what_the_python_model_says(
-    browser, base_url, models
+    page_pool, base_url, models
 ):
     """Remove a stage, add one on demand, pick a preset rate, change the retry
     budget."""
     m = models["interruptible"]
-    with opened(browser, base_url, "interruptible") as page:
+    with opened(page_pool, base_url, "interruptible") as page:
         page.get_by_role("button", name="Remove publish").click()
         page.get_by_role("button", name="Add a stage").click()
         field(page, "stage-4").fill("45")
@@ -721,7 +714,7 @@ def test_interruptible_form_shows_what_the_python_model_says(
 
 
 @pytest.mark.parametrize("order", ["large step first", "large step second"])
-def test_decomposition_form_shows_what_the_python_model_says(browser, base_url, order):
+def test_decomposition_form_shows_what_the_python_model_says(page_pool, base_url, order):
     """Issue 19's case: a short light step and a long heavy one, in either order. Entered
     short-first, the old calculator said the split was cheaper, then that two tasks never
     cost less."""
@@ -733,7 +726,7 @@ def test_decomposition_form_shows_what_the_python_model_says(browser, base_url, 
                  first_memory_gib=f"{first.memory_gib:g}",
                  second_seconds=f"{second.seconds:g}", second_cpu=f"{second.cpu:g}",
                  second_memory_gib=f"{second.memory_gib:g}", handoff_mb="500")
-    with opened(browser, base_url, "decomposition") as page:
+    with opened(page_pool, base_url, "decomposition") as page:
         for key, text in texts.items():
             field(page, key).fill(text)
         rows = {row[0]: row[1:] for row in table_rows(page)}
@@ -1010,10 +1003,10 @@ NO_BROKEN_NUMBERS_JS = """() => {
 
 @pytest.mark.parametrize("guide", GUIDES)
 def test_bad_input_gets_a_message_next_to_its_field_and_no_result(
-    browser, base_url, guide
+    page_pool, base_url, guide
 ):
     cases = [case for case in BAD if case[0] == guide]
-    with opened(browser, base_url, guide) as page:
+    with opened(page_pool, base_url, guide) as page:
         for _, key, text, words in cases:
             box = field(page, key)
             good = box.input_value()
@@ -1089,11 +1082,11 @@ def test_bad_input_gets_a_message_next_to_its_field_and_no_result(
     ],
 )
 def test_the_largest_inputs_allowed_still_give_a_finite_result(
-    browser, base_url, guide, texts
+    page_pool, base_url, guide, texts
 ):
     """Inputs at the calculator's bounds: the page answers (it does not freeze) with
     finite numbers."""
-    with opened(browser, base_url, guide) as page:
+    with opened(page_pool, base_url, guide) as page:
         for key, text in texts.items():
             field(page, key).fill(text)
         page.wait_for_function(
@@ -1107,8 +1100,8 @@ def test_the_largest_inputs_allowed_still_give_a_finite_result(
 # Sharing: the inputs live in the URL.
 
 
-def test_a_shared_url_reopens_the_same_filled_in_calculator(browser, base_url):
-    with opened(browser, base_url, "interruptible", query="?from=a-colleague") as page:
+def test_a_shared_url_reopens_the_same_filled_in_calculator(page_pool, base_url):
+    with opened(page_pool, base_url, "interruptible", query="?from=a-colleague") as page:
         page.get_by_role("button", name="Remove train").click()
         page.get_by_role("button", name="Add a stage").click()
         field(page, "stage-4").fill("33")
@@ -1126,7 +1119,7 @@ def test_a_shared_url_reopens_the_same_filled_in_calculator(browser, base_url):
     assert url.endswith("#interruptible-calculator")
     assert "stage=evaluate:15:demand" in url and "stage=stage+4:33:spot" in url
     with opened(
-        browser,
+        page_pool,
         base_url,
         "interruptible",
         open_it=False,
@@ -1153,28 +1146,28 @@ def test_a_shared_url_reopens_the_same_filled_in_calculator(browser, base_url):
     ],
 )
 def test_every_calculator_reads_its_inputs_back_from_the_url(
-    browser, base_url, guide, key, text
+    page_pool, base_url, guide, key, text
 ):
-    with opened(browser, base_url, guide) as page:
+    with opened(page_pool, base_url, guide) as page:
         field(page, key).fill(text)
         settle(page)
         query = page.url.split(f"{guide}.html", 1)[1]
         before = summary(page)
     assert f"{key}={text}" in query
-    with opened(browser, base_url, guide, query=query, open_it=False) as shared:
+    with opened(page_pool, base_url, guide, query=query, open_it=False) as shared:
         shared.wait_for_function("() => document.querySelector('.calc-table')")
         assert field(shared, key).input_value() == text
         assert summary(shared) == before
 
 
-def test_a_bad_shared_url_shows_messages_and_builds_no_markup(browser, base_url):
+def test_a_bad_shared_url_shows_messages_and_builds_no_markup(page_pool, base_url):
     """What a URL holds is text in the fields, never HTML: a stage name that is not a
     plain name is replaced, a bad number is reported next to its field."""
     query = (
         "?stage=%3Cimg%20src%3Dx%20onerror%3Dalert(1)%3E:5:spot&stage=train:abc:spot"
         "&spot_attempts=-2"
     )
-    with opened(browser, base_url, "interruptible", query=query, open_it=False) as page:
+    with opened(page_pool, base_url, "interruptible", query=query, open_it=False) as page:
         assert page.locator(".calculator-app img").count() == 0
         labels = page.locator(".calc-stage .calc-field label").all_inner_texts()
         assert labels == ["stage 1 (min)", "train (min)"]
@@ -1189,14 +1182,18 @@ def test_a_bad_shared_url_shows_messages_and_builds_no_markup(browser, base_url)
 
 
 def axe_violations(page, theme: str) -> list[str]:
+    """Every axe rule's violations, any impact, in the open calculator only: the crawl
+    (tests/test_browser.py) audits each guide as loaded, this what filling it in changed.
+    axe still judges the calculator's colours against the page behind it."""
     from axe_playwright_python.base import (
         AXE_SCRIPT,
     )  # as tests/test_browser.py uses it
 
-    page.evaluate(AXE_SCRIPT)
-    # Colours are judged once they have settled: no transition half-way (a tab label fades
-    # over 250 ms), the theme switched, two frames drawn.
-    page.add_style_tag(content="*, *::before, *::after { transition: none !important; }")
+    if not page.evaluate("() => 'axe' in window"):  # once per load of the page
+        page.evaluate(AXE_SCRIPT)
+        # Colours are judged once they have settled: no transition half-way (a tab label
+        # fades over 250 ms), the theme switched, two frames drawn.
+        page.add_style_tag(content="*, *::before, *::after { transition: none !important; }")
     page.evaluate(f"() => {{ document.body.dataset.theme = '{theme}'; }}")
     page.evaluate("() => new Promise(r => requestAnimationFrame(() => "
                   "requestAnimationFrame(r)))")
@@ -1219,10 +1216,10 @@ FILLED = {
 
 
 @pytest.mark.parametrize("guide", GUIDES)
-def test_filled_in_calculator_passes_axe(browser, base_url, guide):
+def test_filled_in_calculator_passes_axe(page_pool, base_url, guide):
     """Every axe rule, on the calculator with the reader's numbers in it, results shown
     and then with one field invalid (its message shown), in each theme."""
-    with opened(browser, base_url, guide) as page:
+    with opened(page_pool, base_url, guide) as page:
         *valid, (bad_key, bad_text) = FILLED[guide].items()
         for key, text in valid:
             field(page, key).fill(text)
@@ -1236,9 +1233,9 @@ def test_filled_in_calculator_passes_axe(browser, base_url, guide):
 
 @pytest.mark.parametrize("guide", GUIDES)
 def test_every_field_has_a_label_with_its_unit_and_results_are_announced(
-    browser, base_url, guide
+    page_pool, base_url, guide
 ):
-    with opened(browser, base_url, guide) as page:
+    with opened(page_pool, base_url, guide) as page:
         labels = page.evaluate("""() => [...document.querySelectorAll(
             '.calculator-app input:not([type=checkbox]), .calculator-app select')]
             .map(i => i.labels.length ? i.labels[0].innerText : '')""")
@@ -1255,8 +1252,8 @@ def test_every_field_has_a_label_with_its_unit_and_results_are_announced(
         assert live.inner_text() != before, "the announced region did not change"
 
 
-def test_keyboard_alone_opens_fills_and_extends_the_calculator(browser, base_url):
-    with opened(browser, base_url, "interruptible", open_it=False) as page:
+def test_keyboard_alone_opens_fills_and_extends_the_calculator(page_pool, base_url):
+    with opened(page_pool, base_url, "interruptible", open_it=False) as page:
         page.locator("#interruptible-calculator > summary").focus()
         page.keyboard.press("Enter")
         assert (
@@ -1299,16 +1296,16 @@ FITS_JS = """() => {
 
 @pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["1280px", "390px"])
 @pytest.mark.parametrize("guide", GUIDES)
-def test_open_calculator_fits_the_column(browser, base_url, guide, viewport):
-    with opened(browser, base_url, guide, viewport=viewport) as page:
+def test_open_calculator_fits_the_column(page_pool, base_url, guide, viewport):
+    with opened(page_pool, base_url, guide, viewport=viewport) as page:
         found = page.evaluate(FITS_JS)
     assert found["out"] == [] and found["wide"] == 0, found
     assert found["page"] <= found["window"], found
 
 
-def test_chart_is_drawn_at_the_width_it_is_shown(browser, base_url):
+def test_chart_is_drawn_at_the_width_it_is_shown(page_pool, base_url):
     """Redrawn when the column's width changes, so its text keeps the page's size."""
-    with opened(browser, base_url, "parallelism") as page:
+    with opened(page_pool, base_url, "parallelism") as page:
         wide = page.evaluate(
             "() => document.querySelector('svg.calc-chart').clientWidth"
         )
@@ -1326,10 +1323,10 @@ def test_chart_is_drawn_at_the_width_it_is_shown(browser, base_url):
 
 @pytest.mark.parametrize("guide", GUIDES)
 def test_without_javascript_the_page_keeps_its_table_and_says_why(
-    browser, base_url, guide
+    page_pool, base_url, guide
 ):
     with opened(
-        browser, base_url, guide, open_it=False, java_script_enabled=False
+        page_pool, base_url, guide, open_it=False, java_script_enabled=False
     ) as page:
         assert page.locator("section#how-to-decide table").is_visible()
         page.locator(f"#{guide}-calculator > summary").click()
@@ -1339,10 +1336,10 @@ def test_without_javascript_the_page_keeps_its_table_and_says_why(
         assert "needs JavaScript" in note.inner_text()
 
 
-def test_a_closed_calculator_is_built_only_when_it_is_opened(browser, base_url):
+def test_a_closed_calculator_is_built_only_when_it_is_opened(page_pool, base_url):
     """Building one computes its table and chart: a reader who never opens it does not
     wait for that before the page is ready."""
-    with opened(browser, base_url, "parallelism", open_it=False) as page:
+    with opened(page_pool, base_url, "parallelism", open_it=False) as page:
         assert page.locator(".calculator-app form").count() == 0
         page.locator("#parallelism-calculator > summary").click()
         page.wait_for_function(

@@ -270,14 +270,41 @@ PHONE_FIT_JS = """() => {
 }"""
 
 
-@pytest.fixture(scope="module")
-def layouts(browser, base_url, site) -> dict[str, dict]:
-    """Every page laid out at 1280 px (overflow, figures) and at 390 px (sideways scroll)."""
-    results = {}
-    desktop = browser.new_context(viewport=DESKTOP)
-    phone = browser.new_context(viewport=PHONE, device_scale_factor=1)
+# A guide's first screen at 1280 px: the verdict's and the body's font sizes, where the first
+# decision aid after the verdict starts; and its outline ("On this page"). Read in the one load
+# of each page at 1280 px (``layouts``).
+FIRST_SCREEN_JS = """() => {
+  const verdict = document.querySelector("article .admonition.verdict");
+  const text = verdict.querySelector(".sd-tab-content p, p:not(.admonition-title)");
+  const body = document.querySelector("article section > p");
+  const after = [...document.querySelectorAll("article table, article .graphviz, article img")]
+    .find(el => verdict.compareDocumentPosition(el) & Node.DOCUMENT_POSITION_FOLLOWING);
+  return {verdictSize: getComputedStyle(text).fontSize, bodySize: getComputedStyle(body).fontSize,
+          aidTop: after ? after.getBoundingClientRect().top : null, height: window.innerHeight};
+}"""
+
+def outline_on_screen(tab) -> dict:
+    """What the outline test asserts, read with Playwright's locators (strict: one outline)."""
+    outline = tab.locator(".toc-drawer .toc-tree")
+    return {"visible": outline.is_visible(), "box": outline.bounding_box(),
+            "links": outline.locator("a").count()}
+
+
+def read_or_error(read, tab):
+    """``read(tab)``, or the error it raised, for the one test that asserts it to report."""
     try:
-        wide, narrow = desktop.new_page(), phone.new_page()
+        return read(tab)
+    except Exception as error:  # a failure is that test's, not every layout test's
+        return {"error": f"{type(error).__name__}: {error}"}
+
+
+@pytest.fixture(scope="module")
+def layouts(page_pool, base_url, site) -> dict[str, dict]:
+    """Every page laid out at 1280 px (overflow, figures; a guide's first screen and outline)
+    and at 390 px (sideways scroll)."""
+    results = {}
+    with page_pool.page(viewport=DESKTOP) as wide, \
+            page_pool.page(viewport=PHONE, device_scale_factor=1) as narrow:
         for page in built_pages(site.html):
             wide.goto(base_url + page, wait_until="load")
             narrow.goto(base_url + page, wait_until="load")
@@ -286,9 +313,10 @@ def layouts(browser, base_url, site) -> dict[str, dict]:
                              "phone": narrow.evaluate(SIDEWAYS_JS)}
             if page == "index.html":
                 results[page]["phone_fit"] = narrow.evaluate(PHONE_FIT_JS)
-    finally:
-        desktop.close()
-        phone.close()
+            if page in GUIDE_PAGES:
+                results[page]["first_screen"] = read_or_error(
+                    lambda tab: tab.evaluate(FIRST_SCREEN_JS), wide)
+                results[page]["outline"] = read_or_error(outline_on_screen, wide)
     return results
 
 
@@ -327,69 +355,42 @@ def test_figures_are_drawn_at_the_width_shown_with_a_2x_image(layouts):
     _assert_none(problems)
 
 
-FIRST_SCREEN_JS = """() => {
-  const verdict = document.querySelector("article .admonition.verdict");
-  const text = verdict.querySelector(".sd-tab-content p, p:not(.admonition-title)");
-  const body = document.querySelector("article section > p");
-  const after = [...document.querySelectorAll("article table, article .graphviz, article img")]
-    .find(el => verdict.compareDocumentPosition(el) & Node.DOCUMENT_POSITION_FOLLOWING);
-  return {verdictSize: getComputedStyle(text).fontSize, bodySize: getComputedStyle(body).fontSize,
-          aidTop: after ? after.getBoundingClientRect().top : null, height: window.innerHeight};
-}"""
-
-
 @guide_pages
-def test_verdict_at_body_size_and_decision_aid_on_the_first_screen(browser, base_url, page):
-    context = browser.new_context(viewport=DESKTOP)
-    try:
-        tab = context.new_page()
-        tab.goto(base_url + page)
-        found = tab.evaluate(FIRST_SCREEN_JS)
-    finally:
-        context.close()
+def test_verdict_at_body_size_and_decision_aid_on_the_first_screen(layouts, page):
+    found = layouts[page]["first_screen"]
+    assert "error" not in found, found
     assert found["verdictSize"] == found["bodySize"], found
     assert found["aidTop"] is not None, "no decision table or diagram after the verdict"
     assert found["aidTop"] < found["height"], f"the decision aid starts at {found['aidTop']} px"
 
 
 @guide_pages
-def test_page_outline_is_on_screen_at_a_laptop_width(browser, base_url, page):
+def test_page_outline_is_on_screen_at_a_laptop_width(layouts, page):
     """furo hides "On this page" below 1312 px; the site's CSS keeps it from 1200 px."""
-    context = browser.new_context(viewport=DESKTOP)
-    try:
-        tab = context.new_page()
-        tab.goto(base_url + page)
-        outline = tab.locator(".toc-drawer .toc-tree")
-        box = outline.bounding_box()
-        assert outline.is_visible() and box and box["x"] + box["width"] <= DESKTOP["width"]
-        assert outline.locator("a").count() >= 4, "the outline lists the guide's sections"
-    finally:
-        context.close()
+    outline = layouts[page]["outline"]
+    assert "error" not in outline, outline
+    box = outline["box"]
+    assert outline["visible"] and box and box["x"] + box["width"] <= DESKTOP["width"]
+    assert outline["links"] >= 4, "the outline lists the guide's sections"
 
 
-def test_sdk_version_note_is_visible_on_a_phone(browser, base_url):
-    context = browser.new_context(viewport=PHONE)
-    try:
-        tab = context.new_page()
+def test_sdk_version_note_is_visible_on_a_phone(page_pool, base_url):
+    with page_pool.page(viewport=PHONE) as tab:
         tab.goto(base_url + GUIDE_PAGES[0])
         note = tab.locator("footer .built-with")
         note.scroll_into_view_if_needed()
         assert note.is_visible() and "flytekit" in note.inner_text()
-    finally:
-        context.close()
 
 
 # --------------------------------------------------------------------------------------------
 # Search.
 
 @pytest.fixture(scope="module")
-def searched(browser, base_url) -> dict[str, list[str]]:
+def searched(page_pool, base_url) -> dict[str, list[str]]:
     """Every term below, put to the site's own search on the served second build, in one tab:
     term -> the result links, in order, as paths with their fragment."""
     found = {}
-    context = browser.new_context()
-    try:
-        tab = context.new_page()
+    with page_pool.page() as tab:
         for term in sorted(SEARCH_ANSWERS):
             tab.goto(f"{base_url}search.html?q={quote(term)}")
             tab.wait_for_function(
@@ -401,8 +402,6 @@ def searched(browser, base_url) -> dict[str, list[str]]:
             found[term] = [urlsplit(h).path.lstrip("/")
                            + ("#" + urlsplit(h).fragment if urlsplit(h).fragment else "")
                            for h in hrefs]
-    finally:
-        context.close()
     return found
 
 

@@ -1,4 +1,5 @@
-"""Measure what the project promises about speed and size; print a table, write bench.json.
+"""Measure what the project promises about speed and size; print a table, write bench.json;
+take full-page screenshots for review (<builddir>/screenshots/).
 
 Usage: python tools/bench.py [--builddir _build] [--clean-runs 2] [--noop-runs 5]
                              [--example-runs 3] [--skip-install] [--skip-suite]
@@ -7,6 +8,11 @@ Usage: python tools/bench.py [--builddir _build] [--clean-runs 2] [--noop-runs 5
 Every build and run happens in a temp copy of the sources with its own HOME and TMPDIR (the
 project's one isolation recipe, ``evidence.isolation``), so the bench neither touches the
 working tree's build nor the user's ~/.flyte. The test suite runs as `make test` runs it.
+
+The screenshots are of the bench's clean build: four pages (landing, a guide, a lesson, an
+evidence page; ``browser.SCREENSHOT_PAGES``) in the light and the dark colour scheme at
+1280x900, as ``<page>-<light|dark>.png``, for a person to look over after a change of styles.
+The test suite checks only their background per colour scheme: a full page costs seconds.
 """
 
 from __future__ import annotations
@@ -143,6 +149,23 @@ def browser_measures(html_dir: Path) -> dict:
             "slowest_page": slowest, "dom_content_loaded_ms": ms[slowest], "page_ms": ms}
 
 
+# A screenshot smaller than this is blank, or nearly: the page did not render.
+MIN_SCREENSHOT_BYTES = 10_000
+
+
+def take_screenshots(html_dir: Path, out_dir: Path) -> dict:
+    """Full-page screenshots of the pages a person reviews, both colour schemes, in
+    ``out_dir`` (the browser tests' own harness, ``browser.screenshot_pages``)."""
+    try:
+        from browser import screenshot_pages
+        written = screenshot_pages(html_dir, out_dir)
+    except Exception as error:  # no Chromium or Playwright on this machine, most likely
+        return {"screenshots": f"not taken: {error}"}
+    return {"screenshots": [str(path) for path in written],
+            "screenshots_blank": [str(path) for path in written
+                                  if path.stat().st_size < MIN_SCREENSHOT_BYTES]}
+
+
 LIGHTHOUSE = ROOT / "tools" / "lighthouse"  # package.json pins the version; npm ci installs it
 LIGHTHOUSE_CATEGORIES = ("performance", "accessibility", "best-practices", "seo")
 # Scores below 100 that are a choice, not a defect: shown beside the miss, still a miss.
@@ -192,7 +215,7 @@ def row(name: str, value, target_key: str | None = None, unit: str = "") -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--builddir", default="_build")
     parser.add_argument("--clean-runs", type=int, default=2)
     parser.add_argument("--noop-runs", type=int, default=5)
@@ -212,6 +235,7 @@ def main() -> None:
         report.update(builds)
         report["examples"] = bench_examples(work, args.example_runs)
         report.update(browser_measures(html))
+        report.update(take_screenshots(html, Path(args.builddir) / "screenshots"))
         if not args.skip_lighthouse:
             report.update(bench_lighthouse(html, work))
         if not args.skip_install:
@@ -238,6 +262,14 @@ def main() -> None:
                          report["heaviest_page_kb"], "heaviest_page_kb"))
         lines.append(row(f"slowest DOMContentLoaded: {report['slowest_page']} (ms)",
                          report["dom_content_loaded_ms"], "dom_content_loaded_ms"))
+    if isinstance(report["screenshots"], str):
+        lines.append(f"screenshots for review: {report['screenshots']}")
+    else:
+        blank = report["screenshots_blank"]
+        lines.append(f"screenshots for review: {len(report['screenshots'])} in "
+                     f"{Path(args.builddir) / 'screenshots'}/"
+                     + (f"; BLANK (under {MIN_SCREENSHOT_BYTES} bytes): {', '.join(blank)}"
+                        if blank else ""))
     if "lighthouse_lowest" in report:
         pages = report["lighthouse"]
         for name, lowest in report["lighthouse_lowest"].items():
