@@ -23,10 +23,9 @@ import random
 import re
 
 import pytest
-from bs4 import BeautifulSoup
 
 from browser import built_pages
-from conftest import ROOT
+from conftest import ROOT, built_page
 from evidence.models import decomposition, interruptible, parallelism
 
 # One worker holds this module's shared browser fixtures (make test: --dist loadgroup).
@@ -130,9 +129,7 @@ def test_script_and_styles_load_only_on_the_pages_that_name_a_calculator(site):
     assert sorted(expected.values()) == sorted(GUIDES)
     loaded = {}
     for name in built_pages(site.html):
-        soup = BeautifulSoup(
-            (site.html / name).read_text(encoding="utf-8"), "html.parser"
-        )
+        soup = built_page(site, name)
         scripts = [s for s in soup.select("script[src]") if "calculator" in s["src"]]
         styles = [
             s for s in soup.select("link[href]") if "calculators.css" in s["href"]
@@ -156,9 +153,7 @@ def test_calculator_follows_the_decision_table_in_a_dropdown(site, guide):
     """Next to the decision aid it extends, after it, so the first screen keeps the
     verdict and the table; and it links the evidence page's section that defines its
     model."""
-    soup = BeautifulSoup(
-        (site.html / f"guides/{guide}.html").read_text(encoding="utf-8"), "html.parser"
-    )
+    soup = built_page(site, f"guides/{guide}.html")
     section = soup.select_one("section#how-to-decide")
     dropdown = section.select_one(f"details#{guide}-calculator")
     assert dropdown is not None and not dropdown.has_attr("open")
