@@ -184,8 +184,12 @@ def bench_lighthouse(html_dir: Path, work: Path) -> dict:
         return {"lighthouse": f"not measured: no {'Chromium' if chromium is None else 'npm'}"}
     program = LIGHTHOUSE / "node_modules" / ".bin" / "lighthouse"
     if not program.exists():
-        subprocess.run([npm, "ci", "--no-audit", "--no-fund", "--prefix", str(LIGHTHOUSE)],
-                       check=True, capture_output=True)
+        installed = subprocess.run([npm, "ci", "--no-audit", "--no-fund", "--prefix",
+                                    str(LIGHTHOUSE)], capture_output=True, text=True)
+        if installed.returncode != 0:  # e.g. an npm whose lock format differs
+            why = next((line for line in installed.stderr.splitlines() if line.strip()
+                        and "code" not in line), "no message").removeprefix("npm error ")
+            return {"lighthouse": f"not measured: `npm ci` in {LIGHTHOUSE} failed: {why}"}
     env = {**isolated_env(work / "lighthouse"), "CHROME_PATH": chromium}
     scores = {}
     with serve(html_dir, compress=True) as base:
