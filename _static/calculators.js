@@ -1002,7 +1002,8 @@
     const build = () => {
       if (!instances[calc.name]) instances[calc.name] = setUp(root);
     };
-    if (!details || urlNames(calc).some(name => params.has(name))) {
+    // Open already: opened before this script arrived (it loads after the page).
+    if (!details || details.open || urlNames(calc).some(name => params.has(name))) {
       build();
     } else {
       // A click (or Enter) on the summary builds it before the dropdown opens, so the

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import hashlib
 import itertools
 import math
 import random
@@ -67,6 +68,8 @@ def opened(
                  "pageerror": lambda e: errors.append(f"uncaught: {e}")}
     with page_pool.page(on=listeners, viewport=viewport, **options) as page:
         page.goto(page_url(base_url, guide, query), wait_until="load")
+        if options.get("java_script_enabled", True):  # calculators.js comes after "load"
+            page.wait_for_function("() => window.flyteCalculators !== undefined")
         if open_it:
             page.evaluate(
                 f"() => {{ document.getElementById('{guide}-calculator').open = "
@@ -138,14 +141,16 @@ def test_script_and_styles_load_only_on_the_pages_that_name_a_calculator(site):
         if scripts or styles or apps:
             loaded[name] = [a["data-calculator"] for a in apps]
             sources = [s["src"].split("?")[0].rsplit("/", 1)[1] for s in scripts]
-            # The build's inputs first, then the script; both deferred: neither blocks.
-            assert sources == ["calculator-inputs.js", "calculators.js"], (
-                name,
-                sources,
-            )
+            # The build's inputs and the loader, deferred: it blocks nothing, and fetches
+            # calculators.js only once the page has loaded.
+            assert sources == ["calculator-inputs.js"], (name, sources)
             assert all(s.has_attr("defer") for s in scripts), name
             assert len(styles) == 1, name
     assert loaded == {page: [name] for page, name in expected.items()}
+    loader = (site.html / "_static" / "calculator-inputs.js").read_text(encoding="utf-8")
+    version = hashlib.sha256((ROOT / "_static" / "calculators.js").read_bytes()).hexdigest()
+    assert f'"calculators.js?v={version[:8]}"' in loader
+    assert (site.html / "_static" / "calculators.js").is_file()
 
 
 @pytest.mark.parametrize("guide", GUIDES)
