@@ -7,7 +7,7 @@ page has loaded (``LOADER``).
 
 A calculator starts from its model's defaults, ``evidence.models.<name>.DEFAULTS``: the
 inputs the evidence page prints and draws, so on first load it shows what that page printed.
-Every build writes them to ``_static/calculator-inputs.js``, loaded before the script.
+Every build writes them to ``_static/calculator-inputs.js``, with the loader of the script.
 """
 
 from __future__ import annotations

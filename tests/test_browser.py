@@ -565,7 +565,7 @@ def _in_source(copied: str, source: str) -> bool:
     return False
 
 
-def test_screenshots_light_and_dark(page_pool, base_url):
+def test_reviewed_pages_take_the_background_of_each_colour_scheme(page_pool, base_url):
     """The pages `make bench` screenshots for review (tools/bench.py writes them to
     _build/screenshots/; a full-page screenshot costs seconds, so the suite takes none) have
     a light background in the light colour scheme and a dark one in the dark."""
