@@ -340,7 +340,7 @@ UNDER_CI = os.environ.get("CI", "").lower() == "true"
 def browser():
     """Headless Chromium through Playwright, one for the session; skipped (failed under CI)
     where there is none."""
-    executable = find_chromium()
+    executable = find_chromium(headless_shell=True)
     if executable is None:
         looked = (f"$CHROMIUM={os.environ['CHROMIUM']}" if os.environ.get("CHROMIUM")
                   else "chromium, chromium-browser, google-chrome on PATH")
