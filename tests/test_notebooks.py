@@ -9,7 +9,9 @@ must name the site's pins and succeed without downloading anything.
 from __future__ import annotations
 
 import json
+import os
 import re
+import select
 import subprocess
 import sys
 import zipfile
@@ -36,56 +38,97 @@ def notebook_of(site, lesson: Path) -> Path:
 
 
 # Runs in a process of its own: nbclient drives the kernel from an event loop that would
-# outlive it in a test worker and trip the tests after it that start one of their own.
+# outlive it in a test worker and trip the tests after it that start one of their own. One
+# runner per worker runs its notebooks one after another, each in a new kernel, whose
+# environment is the request's (a new machine each); it answers on the pipe it is given,
+# as a kernel may write to the runner's stdout.
 RUNNER = """
-import json, sys
+import json, os, sys
 import nbformat
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
-path, folder = sys.argv[1:3]
-notebook = nbformat.read(path, as_version=4)
-client = NotebookClient(notebook, timeout=300, kernel_name="python3",
-                        resources={"metadata": {"path": folder}})
-error = None
-try:
-    client.execute(cwd=folder)
-except CellExecutionError as raised:
-    error = str(raised)[-3000:]
-json.dump({"error": error, "cells": notebook["cells"]}, sys.stdout)
+answers = os.fdopen(int(sys.argv[1]), "w")
+for request in sys.stdin:
+    path, folder, env, out = json.loads(request)
+    notebook = nbformat.read(path, as_version=4)
+    client = NotebookClient(notebook, timeout=300, kernel_name="python3",
+                            resources={"metadata": {"path": folder}})
+    error = None
+    try:
+        client.execute(cwd=folder, env=env)
+    except CellExecutionError as raised:
+        error = str(raised)[-3000:]
+    with open(out, "w") as written:
+        json.dump({"error": error, "cells": notebook["cells"]}, written)
+    answers.write("done\\n")
+    answers.flush()
 """
 
 
-def run_notebook(path: Path) -> dict:
-    """Execute a copy of the notebook in an empty folder on a new machine (the kernel's
-    HOME and TMPDIR are new, pip may not download); return the cells it ran, and the
-    error that stopped it, if any."""
-    folder = fresh_dir("jupyter")
-    env = machine("jupyter-reader")
-    env.update(PIP_NO_INDEX="1", PIP_DISABLE_PIP_VERSION_CHECK="1")
-    env.pop("MPLBACKEND", None)  # Jupyter's own
-    done = subprocess.run([sys.executable, "-c", RUNNER, str(path), str(folder)], env=env,
-                          capture_output=True, text=True, timeout=600, check=False)
-    if done.returncode != 0:
-        return {"error": f"the runner failed:\n{done.stderr[-3000:]}", "cells": []}
-    return json.loads(done.stdout)
+class NotebookRunner:
+    """The runner process of this worker, started on first use."""
+
+    def __init__(self):
+        self.process = None
+
+    def run(self, path: Path) -> dict:
+        """Execute a copy of the notebook in an empty folder on a new machine (the kernel's
+        HOME and TMPDIR are new, pip may not download); return the cells it ran, and the
+        error that stopped it, if any."""
+        if self.process is None or self.process.poll() is not None:
+            self._start()
+        folder, out = fresh_dir("jupyter"), fresh_dir("jupyter-result") / "run.json"
+        env = machine("jupyter-reader")
+        env.update(PIP_NO_INDEX="1", PIP_DISABLE_PIP_VERSION_CHECK="1")
+        env.pop("MPLBACKEND", None)  # Jupyter's own
+        self.process.stdin.write(json.dumps([str(path), str(folder), env, str(out)]) + "\n")
+        self.process.stdin.flush()
+        if not select.select([self.answers], [], [], 600)[0] or not self.answers.readline():
+            self.close()
+            return {"error": f"the runner failed:\n{self.errors.read_text()[-3000:]}",
+                    "cells": []}
+        return json.loads(out.read_text())
+
+    def _start(self) -> None:
+        self.errors = fresh_dir("jupyter-runner") / "stderr.txt"
+        read, write = os.pipe()
+        with self.errors.open("w") as errors:
+            self.process = subprocess.Popen(
+                [sys.executable, "-c", RUNNER, str(write)], stdin=subprocess.PIPE,
+                stdout=subprocess.DEVNULL, stderr=errors, pass_fds=[write], text=True)
+        os.close(write)
+        self.answers = os.fdopen(read)
+
+    def close(self) -> None:
+        if self.process is not None:
+            self.process.stdin.close()
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+            self.answers.close()
+            self.process = None
 
 
 @pytest.fixture(scope="session")
 def notebook_runs(site):
     """Each lesson's notebook, run once per test run."""
     seen: dict[str, dict] = {}
+    runner = NotebookRunner()
 
     def runs(lesson: Path) -> dict:
         name = lesson_id(lesson)
         if name not in seen:
             with once_per_test_run(f"notebook/{name.replace('/', '--')}") as (work, to_make):
                 if to_make:
-                    work.write_text(json.dumps(run_notebook(notebook_of(site, lesson))))
+                    work.write_text(json.dumps(runner.run(notebook_of(site, lesson))))
             seen[name] = json.loads(work.read_text())
         return seen[name]
 
-    return runs
+    yield runs
+    runner.close()
 
 
 def stream_text(cell: dict) -> str:
