@@ -167,8 +167,7 @@ def uses_site(item) -> bool:
 
 # Fixtures that load every page once: the tests that use one share a worker (an xdist group,
 # `make test` runs --dist loadgroup), so each is made once per test run.
-PAGE_SWEEPS = {"crawl": "crawl", "layouts": "layouts", "model_page": "calculators",
-               "searched": "layouts"}
+PAGE_SWEEPS = {"crawl": "crawl", "model_page": "calculators", "searched": "search"}
 
 
 def sweep_of(item) -> str | None:
@@ -370,6 +369,15 @@ def page_pool(browser):
     pool = PagePool(browser)
     yield pool
     pool.close()
+
+
+@pytest.fixture(scope="session")
+def crawl(browser, site, base_url):
+    """Every built page, opened once at 1280 px and once at 390 px (``sweep.crawl``): what
+    the browser and layout tests check."""
+    from sweep import crawl as crawl_pages
+
+    return crawl_pages(browser, site.html, base_url, [f"guides/{g.stem}.html" for g in GUIDES])
 
 
 @pytest.fixture(scope="session")

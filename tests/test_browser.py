@@ -13,17 +13,17 @@ from __future__ import annotations
 
 import colorsys
 import re
-from dataclasses import dataclass, field
 from urllib.parse import unquote, urlsplit
 
 import pytest
 from bs4 import BeautifulSoup
 
-from browser import (SCREENSHOT_PAGES, SCREENSHOT_VIEWPORT, built_pages, disable_cache,
-                     weigh_responses)
+from browser import SCREENSHOT_PAGES, SCREENSHOT_VIEWPORT
 from conftest import LESSONS, ROOT
+from sweep import DESKTOP, GALLERY_SOURCES, MILD_RULES_JS, audit, copies_checked, origin
 
-# One worker holds this module's shared browser fixtures (make test: --dist loadgroup).
+# The crawl of every page is the session fixture ``crawl`` (tests/sweep.py); the tests that
+# use it share one worker (make test: --dist loadgroup).
 
 # Issue #5: the heaviest page's HTML+CSS+JS <= 400 KB. How fast pages load is measured by
 # `make bench`, not asserted here: a timing depends on what else the machine is doing.
@@ -34,239 +34,13 @@ MAX_PAGE_BYTES = 400 * 1024
 # _static/site.css and _static/accessibility.js).
 ALLOWED_VIOLATIONS: dict[tuple[str, str], str] = {}
 
-# Images that may carry an empty alt: sphinx-gallery's thumbnails on the gallery index. They
-# are decorative on purpose (sphinx-gallery/sphinx-gallery#998): the card's link, right on top
-# of the image, carries the example's title, so a non-empty alt would make a screen reader read
-# the title twice. The image test checks that the card's link does have that name.
-DECORATIVE_IMAGES = ".sphx-glr-thumbcontainer img"
-
 # sphinx-copybutton's prompt rule, from conf.py: only prompt lines are copied, prompts removed.
 PROMPT = re.compile(r"^(>>> |\.\.\. |\$ )")
 
 
-# --------------------------------------------------------------------------------------------
-# Session fixtures: one browser, one server, one crawl of every page.
-
-@dataclass
-class PageReport:
-    console_errors: list[str] = field(default_factory=list)
-    failed_requests: list[str] = field(default_factory=list)
-    foreign_requests: list[str] = field(default_factory=list)
-    ids: set[str] = field(default_factory=set)
-    anchors: list[dict] = field(default_factory=list)  # <a href>: {href, raw}
-    resources: list[dict] = field(default_factory=list)  # <link href>: {href, rel}
-    forms: list[str] = field(default_factory=list)  # <form action>, resolved
-    images: list[dict] = field(default_factory=list)
-    icons: list[dict] = field(default_factory=list)  # <link rel=icon>: {href, status, type}
-    axe: dict[str, list[dict]] = field(default_factory=dict)  # run -> serious/critical ones
-    html_css_js_bytes: int = 0
-    # Pages whose copy buttons are checked (_copies_checked), if they show code: each button's
-    # [target, the block's text, what it copied], and the copy buttons on captured output;
-    # or why they could not be clicked.
-    copies: list[list[str]] | None = None
-    output_copy_buttons: int = 0
-    copy_error: str = ""
-
-
-COLLECT_JS = """
-async () => {
-  const images = [...document.images];
-  for (const img of images) img.loading = "eager";
-  const settle = img => img.complete ? null : new Promise(done => {
-    img.addEventListener("load", done); img.addEventListener("error", done); });
-  await Promise.race([Promise.all(images.map(settle)),
-                      new Promise(done => setTimeout(done, 5000))]);
-  const icons = [];
-  for (const link of document.querySelectorAll("link[rel~=icon]")) {
-    let status = 0, type = "";
-    try { const r = await fetch(link.href); status = r.status; type = r.headers.get("content-type"); }
-    catch (e) { status = -1; }
-    icons.push({href: link.href, status, type});
-  }
-  return {
-    ids: [...document.querySelectorAll("[id]")].map(e => e.id)
-         .concat([...document.querySelectorAll("a[name]")].map(e => e.name)),
-    anchors: [...document.querySelectorAll("a[href]")].map(
-      a => ({href: a.href, raw: a.getAttribute("href")})),
-    resources: [...document.querySelectorAll("link[href]")].map(
-      l => ({href: l.href, rel: l.getAttribute("rel") || ""})),
-    forms: [...document.querySelectorAll("form")].map(f => f.action),
-    images: images.map(img => ({
-      src: img.currentSrc || img.src, alt: img.getAttribute("alt"),
-      width: img.naturalWidth, height: img.naturalHeight,
-      decorative: img.matches(%r),
-      card_link_name: (img.closest(".sphx-glr-thumbcontainer")?.querySelector("a")
-                       ?.textContent || "").trim(),
-    })),
-    icons,
-  };
-}
-""" % DECORATIVE_IMAGES
-
-# axe-core runs three times per page: every rule but the colour rules and the mild ones
-# (MILD_RULES_JS) once (the DOM is the same in both themes), then the colour rules in the
-# light and in the dark theme.
-COLOUR_RULES = ["color-contrast", "link-in-text-block"]
-# Each run: (theme, axe context, axe options).
-_COLOUR_ONLY = {"resultTypes": ["violations"], "runOnly": {"type": "rule", "values": COLOUR_RULES}}
-_REPEATS_LEFT_OUT = {"exclude": ["[data-colour-checked]"]}  # see MARK_REPEATED_TEXTS_JS
-AXE_RUNS = {
-    "structure": ("light", {"exclude": []}, {
-        "resultTypes": ["violations"], "rules": {rule: {"enabled": False} for rule in COLOUR_RULES}}),
-    "light": ("light", _REPEATS_LEFT_OUT, _COLOUR_ONLY),
-    "dark": ("dark", _REPEATS_LEFT_OUT, _COLOUR_ONLY),
-}
-
-# The colour rules are most of axe's time: a guide has thousands of text elements, an example
-# page thousands of highlighted spans, and most look like others already checked. What the
-# colour rules judge of a text is its own colours and those of every box behind it, so each
-# text is keyed by the computed colour, background, opacity, font size and weight (and whether
-# it is a link) of its element and of each ancestor. The first text of each key on the whole
-# site is checked, in each theme (the keys hold the theme's colours); an element whose texts
-# all repeat known keys is left out of the colour rules only.
-MARK_REPEATED_TEXTS_JS = """seen => {
-  const known = new Set(seen), fresh = [];
-  for (const el of document.querySelectorAll("[data-colour-checked]"))
-    el.removeAttribute("data-colour-checked");
-  const chains = new Map();
-  const chain = el => {
-    if (!el || el === document.documentElement) return "";
-    let key = chains.get(el);
-    if (key === undefined) {
-      const s = getComputedStyle(el);
-      key = [el.tagName === "A", s.color, s.backgroundColor, s.backgroundImage, s.opacity,
-             s.fontSize, s.fontWeight, s.textShadow, s.filter, s.textDecorationLine].join(" ")
-            + "<" + chain(el.parentElement);
-      chains.set(el, key);
-    }
-    return key;
-  };
-  const digest = text => {  // FNV-1a, 32 bits twice: the keys cross to Python and back
-    let a = 0x811c9dc5, b = 0x01000193;
-    for (let i = 0; i < text.length; i++) {
-      a = Math.imul(a ^ text.charCodeAt(i), 0x01000193);
-      b = Math.imul(b ^ text.charCodeAt(i), 0x811c9dc5);
-    }
-    return (a >>> 0).toString(36) + (b >>> 0).toString(36);
-  };
-  const ownText = el => [...el.childNodes].some(n => n.nodeType === 3 && n.data.trim());
-  const repeat = new Map();
-  const all = [...document.body.querySelectorAll("*")];
-  for (let i = all.length - 1; i >= 0; i--) {  // children before their parents
-    const el = all[i];
-    let same = [...el.children].every(c => repeat.get(c));
-    if (ownText(el)) {
-      const key = digest(chain(el));
-      if (!known.has(key)) { known.add(key); fresh.push(key); same = false; }
-    }
-    repeat.set(el, same);
-  }
-  for (const el of all)
-    if (repeat.get(el) && !repeat.get(el.parentElement)) el.setAttribute("data-colour-checked", "");
-  return fresh;
-}"""
-
-# The rules none of whose checks can find more than a minor or moderate problem: their
-# violations are never serious or critical, so the structure run skips them (a third of its
-# time: "region" alone walks every text node). Read from the axe-core build that runs.
-MILD_RULES_JS = """() => axe._audit.rules.filter(rule => {
-  const impacts = [...rule.any, ...rule.all, ...rule.none].map(
-    check => axe._audit.data.checks[check.id || check]?.impact);
-  return impacts.length && impacts.every(impact => impact === "minor" || impact === "moderate");
-}).map(rule => rule.id)"""
-
-NO_TRANSITIONS_CSS = "*, *::before, *::after { transition: none !important; }"
-NEXT_FRAME_JS = "() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))"
-
-
-def audit(page, colour_checked: set[str], runs=tuple(AXE_RUNS)) -> dict[str, list[dict]]:
-    """axe-core's serious and critical violations on the open page, per run of AXE_RUNS
-    (those named in ``runs``); ``colour_checked`` holds the keys of the texts the colour rules
-    have already judged (on this page's predecessors) and gains this page's new ones."""
-    from axe_playwright_python.base import AXE_SCRIPT  # the axe-core build the package ships
-
-    page.evaluate(AXE_SCRIPT)
-    # Colours are judged as they settle: a theme switch mid-transition (sphinx-design fades
-    # tab labels over 250 ms) would be measured half-way.
-    page.add_style_tag(content=NO_TRANSITIONS_CSS)
-    found = {}
-    for run in runs:
-        theme, axe_context, options = AXE_RUNS[run]
-        if run == "structure":
-            skipped = {rule: {"enabled": False} for rule in page.evaluate(MILD_RULES_JS)}
-            options = {**options, "rules": {**options["rules"], **skipped}}
-        page.evaluate(f"() => {{ document.body.dataset.theme = '{theme}'; }}")
-        page.evaluate(NEXT_FRAME_JS)
-        if axe_context is _REPEATS_LEFT_OUT:
-            colour_checked.update(page.evaluate(MARK_REPEATED_TEXTS_JS, sorted(colour_checked)))
-        violations = page.evaluate("([context, options]) => axe.run(context, options)",
-                                   [axe_context, options])["violations"]
-        found[run] = [v for v in violations if v["impact"] in ("serious", "critical")]
-    return found
-
-
-@pytest.fixture(scope="session")
-def crawl(browser, site, base_url) -> dict[str, PageReport]:
-    """Open every built page once; record what a reader's browser would see and do."""
-    from playwright.sync_api import Error as PlaywrightError  # installed: ``browser`` says so
-
-    reports = {page: PageReport() for page in built_pages(site.html)}
-    assert "index.html" in reports, "the build has no index.html"
-    origin = _origin(base_url)
-    context = browser.new_context(viewport={"width": 1280, "height": 900},
-                                  permissions=["clipboard-read", "clipboard-write"])
-    page = context.new_page()
-    disable_cache(page)  # every visit is a cold load: it downloads what a new reader does
-    weighed = weigh_responses(page)
-    current: list[PageReport] = []
-    colour_checked: set[str] = set()  # keys of texts already checked by the colour rules
-
-    def on_request(request):
-        if not request.url.startswith(("data:", "blob:", "about:")) and _origin(request.url) != origin:
-            current[-1].foreign_requests.append(request.url)
-
-    page.on("console", lambda m: m.type == "error" and current[-1].console_errors.append(
-        f"console.error: {m.text} ({m.location.get('url', '')}:{m.location.get('lineNumber', '')})"))
-    page.on("pageerror", lambda error: current[-1].console_errors.append(f"uncaught: {error}"))
-    page.on("request", on_request)
-    page.on("requestfailed", lambda r: current[-1].failed_requests.append(
-        f"{r.url}: {r.failure}"))
-    page.on("response", lambda r: r.status >= 400 and current[-1].failed_requests.append(
-        f"{r.url}: HTTP {r.status}"))
-    try:
-        for name, report in reports.items():
-            current.append(report)
-            weighed.clear()
-            page.goto(base_url + name, wait_until="load")
-            report.html_css_js_bytes = sum(weighed)
-            found = page.evaluate(COLLECT_JS)
-            report.ids = set(found["ids"])
-            report.anchors, report.resources = found["anchors"], found["resources"]
-            report.forms, report.images, report.icons = found["forms"], found["images"], found["icons"]
-            report.axe = audit(page, colour_checked)
-            # Last, as a click changes its button ("Copied!") and the audit judges the page
-            # as loaded; what a button copies does not depend on the theme the audit left.
-            if _copies_checked(name) and page.locator("article pre").count():
-                try:  # a failure here is the copy test's, not every crawl test's
-                    page.wait_for_function("() => window.ClipboardJS !== undefined")
-                    report.output_copy_buttons = page.locator(
-                        ".sphx-glr-script-out .copybtn").count()
-                    report.copies = page.evaluate(COPY_EVERY_BLOCK_JS)
-                except PlaywrightError as error:
-                    report.copy_error = str(error)
-    finally:
-        context.close()
-    return reports
-
-
-def _origin(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}"
-
-
 def _local_target(url: str, base_url: str) -> tuple[str, str] | None:
     """(path relative to the site root, fragment) of a URL on the local server, else None."""
-    if _origin(url) != _origin(base_url):
+    if origin(url) != origin(base_url):
         return None
     parts = urlsplit(url)
     path = unquote(parts.path).lstrip("/")
@@ -415,7 +189,7 @@ def test_colour_audit_still_judges_a_text_whose_colours_changed(page_pool, base_
     read, in one theme only, on a page whose texts were all judged before, is still found,
     in that theme and not in the other."""
     colour_runs = ("light", "dark")  # the other rules judge nothing this test asserts
-    with page_pool.page(viewport={"width": 1280, "height": 900}) as page:
+    with page_pool.page(viewport=DESKTOP) as page:
         checked: set[str] = set()
         page.goto(base_url + "guides/caching.html", wait_until="load")
         assert audit(page, checked, colour_runs)["dark"] == []
@@ -514,34 +288,6 @@ def _expected_copy(code: str) -> str:
     return text[:-1] if text.endswith("\n") else text
 
 
-# Click every copy button of the page in turn, in the page itself (one round trip per page,
-# not three per button): its target, the block's text as a reader sees it (line numbers
-# excluded), and what the clipboard then held (emptied after each read, so the next read
-# shows only what the next click copied).
-COPY_EVERY_BLOCK_JS = """async () => {
-  const copied = [];
-  for (const button of document.querySelectorAll("button.copybtn")) {
-    const target = button.getAttribute("data-clipboard-target");
-    const block = document.querySelector(target).cloneNode(true);
-    block.querySelectorAll(".linenos").forEach(n => n.remove());
-    button.click();
-    const text = await navigator.clipboard.readText();
-    await navigator.clipboard.writeText("");
-    copied.push([target, block.innerText, text]);
-  }
-  return copied;
-}"""
-
-
-# Gallery pages and the folders of the scripts they show.
-GALLERY_SOURCES = {"auto_examples/": ROOT / "examples", "auto_evidence/": ROOT / "evidence" / "pages"}
-
-
-def _copies_checked(name: str) -> bool:
-    """The pages whose copy buttons are checked: the landing page, the guides, the galleries."""
-    return name == "index.html" or name.startswith(("guides/", *GALLERY_SOURCES))
-
-
 def test_copy_buttons_copy_exactly_the_code(crawl):
     """Every copy button on the guides, the landing page and the galleries copies its block's
     code: no prompts, no output lines. A gallery page's code is what its .py file holds, and
@@ -551,7 +297,7 @@ def test_copy_buttons_copy_exactly_the_code(crawl):
     for name, report in crawl.items():
         if report.copy_error:
             problems.append(f"{name}: the copy buttons could not be clicked: {report.copy_error}")
-        if not _copies_checked(name) or report.copies is None:
+        if not copies_checked(name) or report.copies is None:
             continue
         if report.output_copy_buttons:
             problems.append(f"{name}: a captured-output block has a copy button")
@@ -612,7 +358,7 @@ def test_a_page_lent_again_keeps_nothing_of_its_last_use(page_pool, base_url):
     """A page is lent again as a new one would be: none of the last use's listeners, storage,
     cookies or viewport, and a goto to the very URL it was on loads the page anew (not a
     jump to the #fragment). A use that failed closes its page."""
-    size, url = {"width": 1280, "height": 900}, base_url + "guides/caching.html#how-to-decide"
+    size, url = DESKTOP, base_url + "guides/caching.html#how-to-decide"
     heard: list = []
     with page_pool.page(on={"console": lambda m: heard.append(m)}, viewport=size) as page:
         page.goto(url)

@@ -19,16 +19,16 @@ from browser import built_pages
 from conftest import (GUIDES, LESSONS, built_page, copy_sources, fresh_dir, lesson_id,
                       sphinx_build)
 from evidence import run_it
+from sweep import DESKTOP, PHONE
 
-# One worker holds this module's shared browser fixtures (make test: --dist loadgroup).
+# The layout of every page is read in the crawl (tests/sweep.py, the session fixture
+# ``crawl``); the tests that use it share one worker (make test: --dist loadgroup).
 
 
 MAX_VERDICT_WORDS = 60
 MAX_PARAGRAPH_WORDS = 90
 # A figure may be drawn a little larger than shown (it is scaled down, stays sharp), not more.
 MAX_DRAWN_OVER_SHOWN = 1.15
-DESKTOP = {"width": 1280, "height": 900}
-PHONE = {"width": 390, "height": 844}
 
 GUIDE_PAGES = [f"guides/{g.stem}.html" for g in GUIDES]
 LESSON_PAGES = [f"auto_examples/{lesson_id(p)}.html" for p in LESSONS]
@@ -200,124 +200,10 @@ def test_a_hosted_build_writes_a_sitemap_canonical_links_and_the_repository_link
 # --------------------------------------------------------------------------------------------
 # Layout, in Chromium.
 
-# Every block that could run off the right edge of the column: what scrolls inside its box,
-# and what sticks out of the article.
-OVERFLOW_JS = """() => {
-  const article = document.querySelector("article");
-  const right = article.getBoundingClientRect().right;
-  const name = el => el.tagName.toLowerCase() + (el.className ? "." +
-      String(el.className).trim().split(/\\s+/).slice(0, 2).join(".") : "");
-  const problems = [];
-  for (const el of article.querySelectorAll("pre, .table-wrapper, .sd-tab-content")) {
-    if (el.scrollWidth > el.clientWidth + 1)
-      problems.push(`${name(el)} scrolls: ${el.scrollWidth} px of content in ${el.clientWidth} px:
-        ${el.innerText.split("\\n").find(l => l.length > 60)?.slice(0, 60) || ""}`);
-  }
-  for (const el of article.querySelectorAll("img, svg, table, .admonition, .sd-tab-set, pre")) {
-    const box = el.getBoundingClientRect();
-    if (box.width && box.right > right + 1)
-      problems.push(`${name(el)} sticks out of the column by ${Math.round(box.right - right)} px`);
-  }
-  const page = document.documentElement;
-  if (page.scrollWidth > window.innerWidth)
-    problems.push(`the page scrolls sideways: ${page.scrollWidth} px in ${window.innerWidth}`);
-  return problems;
-}"""
-
-FIGURES_JS = """() => [...document.querySelectorAll("img.sphx-glr-single-img, img.sphx-glr-multi-img")]
-  .map(img => ({src: img.getAttribute("src"), natural: img.naturalWidth, shown: img.clientWidth,
-                srcset: img.getAttribute("srcset") || ""}))"""
-
-SIDEWAYS_JS = """() => ({
-  page: document.documentElement.scrollWidth, window: window.innerWidth,
-  tables: [...document.querySelectorAll(".table-wrapper")]
-    .filter(w => w.scrollWidth > w.clientWidth + 1)
-    .map(w => getComputedStyle(w).backgroundImage.includes("gradient")),
-})"""
-
-
-# On a phone: what runs past the screen's right edge, a table that must scroll to be read, and
-# inline code broken inside a word (a line may end after a space, a dot or a bracket, never
-# between two letters or digits).
-PHONE_FIT_JS = """() => {
-  const right = document.documentElement.clientWidth;
-  const out = [...document.querySelectorAll("article *")].filter(el => {
-    const box = el.getBoundingClientRect();
-    return box.width && box.right > right + 1 && !el.closest("pre, .table-wrapper")
-      && getComputedStyle(el).visibility !== "hidden" && !el.closest(".headerlink");
-  }).map(el => `${el.tagName.toLowerCase()} runs ${
-    Math.round(el.getBoundingClientRect().right - right)} px past the screen: ${
-    el.textContent.slice(0, 40)}`);
-  const broken = [];
-  for (const code of document.querySelectorAll("article code")) {
-    if (code.closest("pre")) continue;
-    const text = code.textContent, range = document.createRange();
-    const walker = document.createTreeWalker(code, NodeFilter.SHOW_TEXT);
-    const tops = [];
-    for (let node; (node = walker.nextNode());)
-      for (let i = 0; i < node.length; i++) {
-        range.setStart(node, i); range.setEnd(node, i + 1);
-        tops.push(range.getBoundingClientRect().top);
-      }
-    for (let i = 1; i < text.length; i++)
-      if (tops[i] > tops[i - 1] + 1 && /\\w/.test(text[i - 1]) && /\\w/.test(text[i]))
-        broken.push(`${JSON.stringify(text)} is broken between ${text[i - 1]} and ${text[i]}`);
-  }
-  const scrolled = [...document.querySelectorAll("article .table-wrapper")]
-    .filter(w => w.scrollWidth > w.clientWidth + 1)
-    .map(w => `a table needs ${w.scrollWidth - w.clientWidth} px more than the column`);
-  return out.concat(scrolled, broken);
-}"""
-
-
-# A guide's first screen at 1280 px: the verdict's and the body's font sizes, where the first
-# decision aid after the verdict starts; and its outline ("On this page"). Read in the one load
-# of each page at 1280 px (``layouts``).
-FIRST_SCREEN_JS = """() => {
-  const verdict = document.querySelector("article .admonition.verdict");
-  const text = verdict.querySelector(".sd-tab-content p, p:not(.admonition-title)");
-  const body = document.querySelector("article section > p");
-  const after = [...document.querySelectorAll("article table, article .graphviz, article img")]
-    .find(el => verdict.compareDocumentPosition(el) & Node.DOCUMENT_POSITION_FOLLOWING);
-  return {verdictSize: getComputedStyle(text).fontSize, bodySize: getComputedStyle(body).fontSize,
-          aidTop: after ? after.getBoundingClientRect().top : null, height: window.innerHeight};
-}"""
-
-def outline_on_screen(tab) -> dict:
-    """What the outline test asserts, read with Playwright's locators (strict: one outline)."""
-    outline = tab.locator(".toc-drawer .toc-tree")
-    return {"visible": outline.is_visible(), "box": outline.bounding_box(),
-            "links": outline.locator("a").count()}
-
-
-def read_or_error(read, tab):
-    """``read(tab)``, or the error it raised, for the one test that asserts it to report."""
-    try:
-        return read(tab)
-    except Exception as error:  # a failure is that test's, not every layout test's
-        return {"error": f"{type(error).__name__}: {error}"}
-
-
 @pytest.fixture(scope="module")
-def layouts(page_pool, base_url, site) -> dict[str, dict]:
-    """Every page laid out at 1280 px (overflow, figures; a guide's first screen and outline)
-    and at 390 px (sideways scroll)."""
-    results = {}
-    with page_pool.page(viewport=DESKTOP) as wide, \
-            page_pool.page(viewport=PHONE, device_scale_factor=1) as narrow:
-        for page in built_pages(site.html):
-            wide.goto(base_url + page, wait_until="load")
-            narrow.goto(base_url + page, wait_until="load")
-            results[page] = {"overflow": wide.evaluate(OVERFLOW_JS),
-                             "figures": wide.evaluate(FIGURES_JS),
-                             "phone": narrow.evaluate(SIDEWAYS_JS)}
-            if page == "index.html":
-                results[page]["phone_fit"] = narrow.evaluate(PHONE_FIT_JS)
-            if page in GUIDE_PAGES:
-                results[page]["first_screen"] = read_or_error(
-                    lambda tab: tab.evaluate(FIRST_SCREEN_JS), wide)
-                results[page]["outline"] = read_or_error(outline_on_screen, wide)
-    return results
+def layouts(crawl) -> dict[str, dict]:
+    """Every page laid out at 1280 px and at 390 px, as the crawl read it (sweep.read_layout)."""
+    return {page: report.layout for page, report in crawl.items()}
 
 
 def test_nothing_runs_off_the_right_edge_at_1280_px(layouts):
