@@ -15,6 +15,7 @@ import contextlib
 import functools
 import importlib
 import inspect
+import json
 import threading
 import uuid
 from importlib import metadata
@@ -110,6 +111,37 @@ def check() -> None:
     """Resolve every name: raises SDKChanged naming the first one an upgrade moved."""
     for key in NAMES:
         resolve(key)
+
+
+def check_once(stamp: Path) -> None:
+    """``check()``, unless ``stamp`` records one that passed against the same names and the
+    same SDK files (each SDK's version; each named module's size and modification time), as
+    when a build runs again with nothing installed since: resolving the names imports both
+    SDKs, about a second."""
+    fingerprint = _fingerprint()
+    if stamp.is_file() and stamp.read_text(encoding="utf-8") == fingerprint:
+        return
+    check()
+    stamp.parent.mkdir(parents=True, exist_ok=True)
+    stamp.write_text(fingerprint, encoding="utf-8")
+
+
+def _fingerprint() -> str:
+    """What ``check()``'s answer depends on, read from the installed files, not imported."""
+    distributions = {name: metadata.distribution(name) for name, _ in NAMES.values()}
+    files = {}
+    for distribution, dotted in NAMES.values():
+        base = dotted.partition(":")[0].replace(".", "/")
+        for relpath in (f"{base}.py", f"{base}/__init__.py"):
+            path = Path(distributions[distribution].locate_file(relpath))
+            if path.is_file():
+                files[relpath] = [path.stat().st_size, path.stat().st_mtime_ns]
+                break
+        else:
+            files[base] = None
+    return json.dumps({"names": NAMES, "files": files,
+                       "versions": {name: d.version for name, d in distributions.items()}},
+                      sort_keys=True)
 
 
 def _owner(key: str) -> tuple[Any, str]:

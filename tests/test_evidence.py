@@ -58,6 +58,39 @@ def test_every_private_name_resolves_in_the_installed_sdks():
     sdk.check()
 
 
+def test_a_passed_check_is_not_repeated_until_the_names_or_the_sdk_files_change(
+        monkeypatch, tmp_path):
+    stamp, checks = tmp_path / "checked.json", []
+    sdk.check_once(stamp)
+    monkeypatch.setattr(sdk, "check", lambda: checks.append("checked"))
+    sdk.check_once(stamp)
+    assert checks == [], "checked again with nothing changed"
+
+    monkeypatch.setitem(sdk.NAMES, "another", ("flyte", "flyte._run:_Runner"))
+    sdk.check_once(stamp)
+    assert len(checks) == 1, "a new name was not checked"
+
+    # The same version with one named module changed, as an editable install has it; then
+    # a new version.
+    edited = tmp_path / "_run.py"
+    edited.write_text("# edited\n")
+    installed = sdk.metadata.distribution
+
+    class Edited:
+        def __init__(self, name, version=None):
+            self.real, self.version = installed(name), version or installed(name).version
+
+        def locate_file(self, relpath):
+            return edited if relpath == "flyte/_run.py" else self.real.locate_file(relpath)
+
+    monkeypatch.setattr(sdk.metadata, "distribution", Edited)
+    sdk.check_once(stamp)
+    assert len(checks) == 2, "a changed SDK file was not checked"
+    monkeypatch.setattr(sdk.metadata, "distribution", lambda name: Edited(name, "99.0"))
+    sdk.check_once(stamp)
+    assert len(checks) == 3, "a new SDK version was not checked"
+
+
 def test_a_moved_name_fails_naming_the_sdk_its_version_and_the_name(monkeypatch):
     from importlib import metadata
 
