@@ -37,7 +37,7 @@ class PageReport:
     icons: list[dict] = field(default_factory=list)  # <link rel=icon>: {href, status, type}
     axe: dict[str, list[dict]] = field(default_factory=dict)  # run -> serious/critical ones
     html_css_js_bytes: int = 0
-    # Pages whose copy buttons are checked (_copies_checked), if they show code: each button's
+    # Pages whose copy buttons are checked (copies_checked), if they show code: each button's
     # [target, the block's text, what it copied], and the copy buttons on captured output;
     # or why they could not be clicked.
     copies: list[list[str]] | None = None

@@ -1,7 +1,8 @@
 """The built site in a real browser: offline-clean, accessible, fast, no broken links (issue #5).
 
 One strict build of the whole site (the ``site`` fixture) is served on a loopback HTTP server
-and opened in Debian's Chromium through Playwright; one browser serves the whole session.
+and opened in Debian's Chromium (its headless shell where installed) through Playwright; one
+browser serves the whole session.
 
 Which pages: every ``.html`` file the build wrote, so nothing escapes the checks, and a crawl
 from ``index.html`` must reach each of them (so no page is an orphan). genindex.html and
