@@ -27,6 +27,7 @@ less than that).
 
 from __future__ import annotations
 
+import functools
 import math
 
 DEFAULTS = {
@@ -72,6 +73,14 @@ def fastest_batch_size(items: int, seconds_per_item: float, start_up_s: float,
     Only batch sizes that run in one round (at most ``concurrency`` tasks) are tried:
     more rounds repeat the start-up. Each task count gets its smallest batch.
     """
+    # Up to a million task counts at the calculator's bounds; batch_size_to_use asks again.
+    return _fastest_batch_size(items, seconds_per_item, start_up_s, concurrency,
+                               launch_rate_per_s)
+
+
+@functools.lru_cache(maxsize=1024)
+def _fastest_batch_size(items: int, seconds_per_item: float, start_up_s: float,
+                        concurrency: int, launch_rate_per_s: float) -> int:
     best_batch, best_wall = items, math.inf
     for tasks in range(1, min(items, concurrency) + 1):
         batch = math.ceil(items / tasks)
