@@ -324,7 +324,8 @@ def read_layout(name: str, wide, narrow, guide_pages: list[str]) -> dict:
     return layout
 
 
-def crawl(browser, html_dir: Path, base_url: str, guide_pages: list[str]) -> dict[str, PageReport]:
+def crawl(browser, html_dir: Path, base_url: str,
+          guide_pages: list[str]) -> dict[str, PageReport]:
     """Open every built page once at 1280 px and once at 390 px; record what a reader's
     browser would see and do, and how each page is laid out (``PageReport.layout``)."""
     from playwright.sync_api import Error as PlaywrightError  # installed: ``browser`` says so
@@ -343,8 +344,9 @@ def crawl(browser, html_dir: Path, base_url: str, guide_pages: list[str]) -> dic
     colour_checked: set[str] = set()  # keys of texts already checked by the colour rules
 
     def on_request(request):
-        if not request.url.startswith(("data:", "blob:", "about:")) and origin(request.url) != site_origin:
-            current[-1].foreign_requests.append(request.url)
+        url = request.url
+        if not url.startswith(("data:", "blob:", "about:")) and origin(url) != site_origin:
+            current[-1].foreign_requests.append(url)
 
     page.on("console", lambda m: m.type == "error" and current[-1].console_errors.append(
         f"console.error: {m.text} ({m.location.get('url', '')}:{m.location.get('lineNumber', '')})"))
