@@ -135,7 +135,8 @@ def _fingerprint() -> str:
         for relpath in (f"{base}.py", f"{base}/__init__.py"):
             path = Path(distributions[distribution].locate_file(relpath))
             if path.is_file():
-                files[relpath] = [path.stat().st_size, path.stat().st_mtime_ns]
+                stat = path.stat()
+                files[relpath] = [stat.st_size, stat.st_mtime_ns]
                 break
         else:
             files[base] = None

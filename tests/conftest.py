@@ -377,7 +377,7 @@ def crawl(browser, site, base_url):
     the browser and layout tests check."""
     from sweep import crawl as crawl_pages
 
-    return crawl_pages(browser, site.html, base_url, [f"guides/{g.stem}.html" for g in GUIDES])
+    return crawl_pages(browser, site.html, base_url)
 
 
 @pytest.fixture(scope="session")

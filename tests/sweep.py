@@ -311,21 +311,20 @@ def read_or_error(read, tab):
         return {"error": f"{type(error).__name__}: {error}"}
 
 
-def read_layout(name: str, wide, narrow, guide_pages: list[str]) -> dict:
+def read_layout(name: str, wide, narrow) -> dict:
     """Page ``name`` laid out at 1280 px (``wide``: overflow, figures; a guide's first screen
     and outline) and at 390 px (``narrow``: sideways scroll; the landing page's fit)."""
     layout = {"overflow": wide.evaluate(OVERFLOW_JS), "figures": wide.evaluate(FIGURES_JS),
               "phone": narrow.evaluate(SIDEWAYS_JS)}
     if name == "index.html":
         layout["phone_fit"] = narrow.evaluate(PHONE_FIT_JS)
-    if name in guide_pages:
+    if name.startswith("guides/"):
         layout["first_screen"] = read_or_error(lambda tab: tab.evaluate(FIRST_SCREEN_JS), wide)
         layout["outline"] = read_or_error(outline_on_screen, wide)
     return layout
 
 
-def crawl(browser, html_dir: Path, base_url: str,
-          guide_pages: list[str]) -> dict[str, PageReport]:
+def crawl(browser, html_dir: Path, base_url: str) -> dict[str, PageReport]:
     """Open every built page once at 1280 px and once at 390 px; record what a reader's
     browser would see and do, and how each page is laid out (``PageReport.layout``)."""
     from playwright.sync_api import Error as PlaywrightError  # installed: ``browser`` says so
@@ -367,7 +366,7 @@ def crawl(browser, html_dir: Path, base_url: str,
             report.anchors, report.resources = found["anchors"], found["resources"]
             report.forms, report.images, report.icons = found["forms"], found["images"], found["icons"]
             narrow.goto(base_url + name, wait_until="load")
-            report.layout = read_layout(name, page, narrow, guide_pages)
+            report.layout = read_layout(name, page, narrow)
             report.axe = audit(page, colour_checked)
             # Last, as a click changes its button ("Copied!") and the audit judges the page
             # as loaded; what a button copies does not depend on the theme the audit left.

@@ -21,7 +21,8 @@ from bs4 import BeautifulSoup
 
 from browser import SCREENSHOT_PAGES, SCREENSHOT_VIEWPORT
 from conftest import LESSONS, ROOT
-from sweep import DESKTOP, GALLERY_SOURCES, MILD_RULES_JS, audit, copies_checked, origin
+from sweep import (DESKTOP, GALLERY_SOURCES, MILD_RULES_JS, PHONE, audit, copies_checked,
+                   origin)
 
 # The crawl of every page is the session fixture ``crawl`` (tests/sweep.py); the tests that
 # use it share one worker (make test: --dist loadgroup).
@@ -365,7 +366,7 @@ def test_a_page_lent_again_keeps_nothing_of_its_last_use(page_pool, base_url):
         page.goto(url)
         page.evaluate("""() => { localStorage.setItem("theme", "dark");
           sessionStorage.setItem("seen", "1"); document.cookie = "seen=1"; window.used = 1; }""")
-        page.set_viewport_size({"width": 390, "height": 844})
+        page.set_viewport_size(PHONE)
         first, heard_before = page, len(heard)
     with page_pool.page(viewport=size) as page:
         assert page is first, "the idle page is lent again"

@@ -28,6 +28,7 @@ import pytest
 from browser import built_pages
 from conftest import ROOT, built_page
 from evidence.models import decomposition, interruptible, parallelism
+from sweep import DESKTOP, NEXT_FRAME_JS, NO_TRANSITIONS_CSS, PHONE
 
 # One worker holds this module's shared browser fixtures (make test: --dist loadgroup).
 
@@ -41,8 +42,6 @@ EVIDENCE = {
     "interruptible": "auto_evidence/interruptible/interruptible_flyte1_evidence.html",
     "decomposition": "auto_evidence/decompose/decompose_flyte1_evidence.html",
 }
-DESKTOP = {"width": 1280, "height": 900}
-PHONE = {"width": 390, "height": 844}
 # The interruptible model's tolerance: V8's and glibc's expm1 and pow may differ in the
 # last bit.
 RELATIVE = 1e-9
@@ -1183,20 +1182,17 @@ def test_a_bad_shared_url_shows_messages_and_builds_no_markup(page_pool, base_ur
 
 def axe_violations(page, theme: str) -> list[str]:
     """Every axe rule's violations, any impact, in the open calculator only: the crawl
-    (tests/test_browser.py) audits each guide as loaded, this what filling it in changed.
+    (tests/sweep.py) audits each guide as loaded, this what filling it in changed.
     axe still judges the calculator's colours against the page behind it."""
-    from axe_playwright_python.base import (
-        AXE_SCRIPT,
-    )  # as tests/test_browser.py uses it
+    from axe_playwright_python.base import AXE_SCRIPT  # as tests/sweep.py uses it
 
     if not page.evaluate("() => 'axe' in window"):  # once per load of the page
         page.evaluate(AXE_SCRIPT)
         # Colours are judged once they have settled: no transition half-way (a tab label
         # fades over 250 ms), the theme switched, two frames drawn.
-        page.add_style_tag(content="*, *::before, *::after { transition: none !important; }")
+        page.add_style_tag(content=NO_TRANSITIONS_CSS)
     page.evaluate(f"() => {{ document.body.dataset.theme = '{theme}'; }}")
-    page.evaluate("() => new Promise(r => requestAnimationFrame(() => "
-                  "requestAnimationFrame(r)))")
+    page.evaluate(NEXT_FRAME_JS)
     result = page.evaluate(
         "() => axe.run(document.querySelector('details.calculator'), "
         "{resultTypes: ['violations']})"

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import (LESSONS, ROOT, built_page, each_lesson, fresh_dir, lesson_id, lines_too_long,
-                      machine)
+from conftest import (LESSONS, ROOT, built_page, each_lesson, fresh_dir, lesson_id,
+                      lines_too_long, machine)
 from evidence import lessons, run_it, sdk
 
 MAX_LINES = 150

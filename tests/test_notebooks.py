@@ -174,9 +174,9 @@ def test_notebook_reads_as_markdown(site, lesson):
 
 @each_lesson
 def test_zip_download_holds_the_same_notebook_and_script(site, lesson):
-    page = site.html / "auto_examples" / f"{lesson_id(lesson)}.html"
-    zipped = page.parent / built_page(site, f"auto_examples/{lesson_id(lesson)}.html").select_one(
-        "a[href$='.zip']")["href"]
+    relpath = f"auto_examples/{lesson_id(lesson)}.html"
+    link = built_page(site, relpath).select_one("a[href$='.zip']")
+    zipped = (site.html / relpath).parent / link["href"]
     with zipfile.ZipFile(zipped) as archive:
         assert archive.read(f"{lesson.stem}.ipynb") == notebook_of(site, lesson).read_bytes()
         assert archive.read(lesson.name) == lesson.read_bytes()
