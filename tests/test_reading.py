@@ -131,15 +131,23 @@ def test_lesson_page_opens_with_a_run_it_box(site, page):
 # --------------------------------------------------------------------------------------------
 # Page metadata.
 
-def test_every_page_has_a_meta_description(site):
+def test_every_page_has_a_meta_description_in_sentences_the_same_in_link_previews(site):
+    """What a search result and a link preview show of the page: prose, not the cells of
+    a table scraped into a row of commas, and the same text in both."""
     problems, seen = [], {}
     for page in built_pages(site.html):
-        meta = built_page(site, page).select_one('meta[name="description"]')
+        soup = built_page(site, page)
+        meta = soup.select_one('meta[name="description"]')
         text = (meta or {}).get("content", "")
+        preview = (soup.select_one('meta[property="og:description"]') or {}).get("content")
         if len(text) < 50:
             problems.append(f"{page}: description {text!r}")
         elif "import " in text:
             problems.append(f"{page}: the description quotes code: {text!r}")
+        elif re.search(r",\s*,", text):
+            problems.append(f"{page}: the description runs table cells together: {text!r}")
+        if preview is not None and preview != text:  # none: previews show the description
+            problems.append(f"{page}: the link preview says {preview!r}, not {text!r}")
         seen.setdefault(text, []).append(page)
     problems += [f"same description on {pages}" for pages in seen.values() if len(pages) > 1]
     _assert_none(problems)
