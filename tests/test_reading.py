@@ -16,8 +16,8 @@ import pytest
 from bs4 import BeautifulSoup
 
 from browser import built_pages
-from conftest import (GUIDES, LESSONS, built_page, copy_sources, fresh_dir, lesson_id,
-                      sphinx_build)
+from conftest import (GUIDES, LESSONS, ROOT, built_page, copy_sources, fresh_dir,
+                      lesson_id, sphinx_build)
 from evidence import run_it
 from sweep import DESKTOP, PHONE
 
@@ -133,7 +133,9 @@ def test_lesson_page_opens_with_a_run_it_box(site, page):
 
 def test_every_page_has_a_meta_description_in_sentences_the_same_in_link_previews(site):
     """What a search result and a link preview show of the page: prose, not the cells of
-    a table scraped into a row of commas, and the same text in both."""
+    a table scraped into a row of commas, and the same text in both: the description
+    written for the page, or its first paragraph as the page shows it (no word glued to a
+    code literal, no space moved inside a parenthesis)."""
     problems, seen = [], {}
     for page in built_pages(site.html):
         soup = built_page(site, page)
@@ -146,9 +148,19 @@ def test_every_page_has_a_meta_description_in_sentences_the_same_in_link_preview
             problems.append(f"{page}: the description quotes code: {text!r}")
         elif re.search(r",\s*,", text):
             problems.append(f"{page}: the description runs table cells together: {text!r}")
-        if preview is not None and preview != text:  # none: previews show the description
-            problems.append(f"{page}: the link preview says {preview!r}, not {text!r}")
         seen.setdefault(text, []).append(page)
+        if preview is None:  # a page of the theme's templates (search, index): no preview
+            continue
+        if preview != text:
+            problems.append(f"{page}: the link preview says {preview!r}, not {text!r}")
+        source = ROOT / page.replace(".html", ".md")
+        if not (source.is_file() and text in source.read_text(encoding="utf-8")):
+            # not written for the page: then its first paragraph, as the page shows it
+            shown = next((" ".join(p.get_text().split()) for p in soup.select("article p")
+                          if not p.find_parent(class_="admonition")), "")
+            if not shown.startswith(text.removesuffix("...")):
+                problems.append(f"{page}: the description {text!r} is not how the page's "
+                                f"first paragraph reads: {shown[:200]!r}")
     problems += [f"same description on {pages}" for pages in seen.values() if len(pages) > 1]
     _assert_none(problems)
 
