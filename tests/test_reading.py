@@ -94,6 +94,19 @@ def test_no_paragraph_runs_over_90_words(site, page):
     _assert_none(problems)
 
 
+def test_no_sentence_puts_a_period_after_a_question_mark(site):
+    """A sentence that ends on a linked question ends there ("The question behind them:
+    When should I use caching?"), with no period after the question mark."""
+    problems = []
+    for page in built_pages(site.html):
+        for block in built_page(site, page).select("article p, article li"):
+            text = "".join(s for s in block.find_all(string=True)
+                           if not s.find_parent(["code", "pre"]))
+            if "?." in text:
+                problems.append(f"{page}: {' '.join(text.split())[:120]}")
+    _assert_none(problems)
+
+
 @pytest.mark.parametrize("page", ["index.html", *GUIDE_PAGES])
 def test_source_paths_live_in_footnotes_not_in_running_prose(site, page):
     """Prose, lists and tables name what a reader needs; the file a claim comes from sits one
