@@ -25,7 +25,7 @@ extensions = [
     "sphinx_copybutton",
     "sphinx_design",  # Flyte 1 / Flyte 2 tabs, collapsed details
     "sphinxext.opengraph",  # a meta description (and Open Graph tags) on every page
-    "page_description",  # ... taken whole from the first paragraph (an opengraph gap)
+    "page_description",  # ... the one written for it, or its whole first paragraph
     "notfound.extension",  # 404.html whose links work from any missing URL
     "sphinx_llms_txt",  # llms.txt and llms-full.txt for AI assistants
     "gallery_downloads",  # notebooks that run in Jupyter; no downloads on evidence pages

@@ -4,11 +4,10 @@ sphinxext-opengraph 0.13.0 builds the description from the page's text nodes. It
 each node and puts a space back only before a node that does not start with punctuation.
 So a code literal that starts with "@" sticks to the word before it ("A@dynamic
 workflow"), and the space inside a parenthesis moves ("flyte.map( concurrency caps").
-For a page whose source declares no description, this module takes the first paragraph
-as a reader sees it (docutils' text of the whole paragraph), collapses its whitespace and
-cuts it at a word. It hands that text to the extension, which then writes it as both the
-description and og:description. A page that declares its own (front matter ``html_meta``)
-keeps it.
+This module gives the extension the text to use instead, so that the description and
+og:description say the same: the one the page declares (front matter ``html_meta``), or
+else the first paragraph as a reader sees it (docutils' text of the whole paragraph),
+whitespace collapsed and cut at a word.
 """
 
 from __future__ import annotations
@@ -40,16 +39,25 @@ def cut(text: str, length: int) -> str:
     return text[: length - 3].rsplit(" ", 1)[0].rstrip(",;:") + "..."
 
 
+def declared(doctree: nodes.document) -> str | None:
+    """The description the page's source declares, if any (in the doctree as a meta node,
+    which the HTML writer turns into the page's meta tag)."""
+    return next((node["content"] for node in doctree.findall(nodes.meta)
+                 if node.get("name") == "description"), None)
+
+
 def describe(app: Sphinx, pagename: str, templatename: str, context: dict,
              doctree) -> None:
-    metatags = context.get("metatags", "")
-    if doctree is None or 'name="description"' in metatags:
+    if doctree is None:
         return
-    text = cut(first_paragraph(doctree), app.config.ogp_description_length)
-    if text:
-        text = html.escape(text)
-        context["metatags"] = metatags + f'<meta name="description" content="{text}" />\n'
-        context["meta"] = {**(context.get("meta") or {}), "og:description": text}
+    text = declared(doctree)
+    if text is None:
+        text = cut(first_paragraph(doctree), app.config.ogp_description_length)
+        if not text:
+            return
+        context["metatags"] = context.get("metatags", "") + (
+            f'<meta name="description" content="{html.escape(text)}" />\n')
+    context["meta"] = {**(context.get("meta") or {}), "og:description": html.escape(text)}
 
 
 def setup(app: Sphinx) -> dict:
